@@ -1,0 +1,183 @@
+/*
+ * sbv2.h - Style-Bert-VITS2 text-to-speech in C (public API of libsbv2).
+ *
+ * Model handle vs. per-request state:
+ *   - sbv2_model is loaded once and is immutable afterwards: any number of
+ *     threads may use one model at the same time.
+ *   - sbv2_state holds one request's working memory; use one state per thread
+ *     (a state must not be used by two threads at once).
+ *
+ * Errors: every fallible call returns an sbv2_status (0 = SBV2_OK, negative =
+ * error) or NULL, and fills the optional sbv2_error with a message. The library
+ * never prints and never exits.
+ *
+ * Buffers: the caller owns everything it is handed; buffers allocated by the
+ * library are released with sbv2_free().
+ */
+#ifndef SBV2_H
+#define SBV2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SBV2_API __attribute__((visibility("default")))
+#define SBV2_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#define SBV2_API
+#define SBV2_WARN_UNUSED
+#endif
+
+#define SBV2_VERSION_STRING "0.1.0"
+
+/* Style vectors are always 256-dimensional; BERT features 1024. */
+#define SBV2_STYLE_DIM 256
+#define SBV2_BERT_DIM 1024
+
+typedef enum sbv2_status {
+    SBV2_OK = 0,
+    SBV2_ERR_INVALID_ARGUMENT = -1, /* a bad argument from the caller */
+    SBV2_ERR_IO = -2,               /* a file could not be opened/read/written */
+    SBV2_ERR_FORMAT = -3,           /* a malformed or inconsistent file */
+    SBV2_ERR_NO_MEMORY = -4,        /* an allocation failed */
+    SBV2_ERR_UNSUPPORTED = -5,      /* valid, but not supported (yet) */
+    SBV2_ERR_NOT_FOUND = -6,        /* a named style/speaker/file does not exist */
+    SBV2_ERR_INTERNAL = -7          /* a numerical failure (non-finite values) */
+} sbv2_status;
+
+typedef struct sbv2_error {
+    int code;           /* an sbv2_status */
+    char message[512];  /* NUL-terminated, human readable */
+} sbv2_error;
+
+/* Static text for a status code (never NULL). */
+SBV2_API const char *sbv2_status_string(int code);
+SBV2_API const char *sbv2_version_string(void);
+/* Which SIMD/threading paths were compiled in, e.g. "AVX2=1 FMA=1 OPENMP=1". */
+SBV2_API const char *sbv2_system_info(void);
+
+typedef enum sbv2_arch {
+    SBV2_ARCH_JP_EXTRA = 1,     /* models_jp_extra.py (version "*-JP-Extra") */
+    SBV2_ARCH_MULTILINGUAL = 2  /* models.py: bert + ja_bert + en_bert inputs */
+} sbv2_arch;
+
+typedef struct sbv2_model sbv2_model;
+typedef struct sbv2_state sbv2_state;
+
+/* ---- loading -------------------------------------------------------------- */
+
+/* Loads a model. `path` is either a directory holding config.json,
+ * style_vectors.npy and exactly one *.safetensors, or the path of a
+ * .safetensors file whose directory holds the other two. Returns NULL on error. */
+SBV2_API SBV2_WARN_UNUSED sbv2_model *sbv2_model_load(const char *path, sbv2_error *err);
+/* Same, with every file named explicitly. */
+SBV2_API SBV2_WARN_UNUSED sbv2_model *sbv2_model_load_files(const char *safetensors_path,
+                                                            const char *config_path,
+                                                            const char *style_vectors_path,
+                                                            sbv2_error *err);
+SBV2_API void sbv2_model_free(sbv2_model *model); /* NULL is fine */
+
+typedef struct sbv2_model_info {
+    sbv2_arch arch;
+    const char *arch_name;     /* "JP-Extra" or "multilingual" */
+    const char *version;       /* config.json "version" */
+    const char *model_name;    /* config.json "model_name" (may be "") */
+    int sampling_rate;
+    int hop_length;            /* samples per frame = prod(upsample_rates) */
+    int n_vocab, n_tones, n_languages;
+    int n_speakers, n_styles;
+    int inter_channels, hidden_channels, filter_channels;
+    int n_heads, n_layers, kernel_size, gin_channels;
+    int n_flow_layers;         /* coupling layers in the flow (4) */
+    int n_layers_trans_flow;   /* encoder layers per coupling (6 JP-Extra, 4 older) */
+    int upsample_initial_channel;
+    int n_upsamples;
+    const int *upsample_rates, *upsample_kernel_sizes; /* [n_upsamples] */
+    char resblock;             /* '1' or '2' */
+    int n_resblock_kernels;
+    const int *resblock_kernel_sizes;                   /* [n_resblock_kernels] */
+    int64_t n_params;          /* parameters of the inference path */
+    int weights_dtype_f16;     /* 1 when the file held F16/BF16 tensors */
+} sbv2_model_info;
+
+/* Fills `info`; the pointers inside stay valid while the model lives. */
+SBV2_API void sbv2_model_get_info(const sbv2_model *model, sbv2_model_info *info);
+
+SBV2_API int sbv2_model_n_speakers(const sbv2_model *model);
+SBV2_API int sbv2_model_n_styles(const sbv2_model *model);
+/* Name of speaker/style id `i`, or NULL when that id has no name. */
+SBV2_API const char *sbv2_model_speaker_name(const sbv2_model *model, int i);
+SBV2_API const char *sbv2_model_style_name(const sbv2_model *model, int i);
+/* Id for a name, or -1. */
+SBV2_API int sbv2_model_speaker_id(const sbv2_model *model, const char *name);
+SBV2_API int sbv2_model_style_id(const sbv2_model *model, const char *name);
+
+/* Style vector as SBV2's get_style_vector: mean + (style - mean) * weight,
+ * mean = row 0 of style_vectors.npy. */
+SBV2_API SBV2_WARN_UNUSED int sbv2_model_style_vector(const sbv2_model *model, int style_id,
+                                                      float weight, float out[SBV2_STYLE_DIM],
+                                                      sbv2_error *err);
+
+/* ---- inference ------------------------------------------------------------ */
+
+/* One intermediate tensor (float32 or int64, row-major, batch first). */
+typedef struct sbv2_tensor_view {
+    const char *name;      /* the golden-data names: "enc_x", "logw", "z", ... */
+    int is_int64;          /* 1: data is int64_t, 0: float */
+    int ndim;
+    int64_t shape[4];
+    const void *data;
+} sbv2_tensor_view;
+
+/* Called for each intermediate when set; returning non-zero aborts inference
+ * with SBV2_ERR_INVALID_ARGUMENT ("aborted by callback"). */
+typedef int (*sbv2_tensor_callback)(const sbv2_tensor_view *tensor, void *user_data);
+
+typedef struct sbv2_infer_params {
+    size_t struct_size;     /* = sizeof(sbv2_infer_params); set by the default */
+    float length_scale;     /* 1.0: speed (larger = slower) */
+    float sdp_ratio;        /* 0.0: mix of stochastic (1) vs deterministic (0) durations */
+    float noise_scale;      /* 0.6: prior noise */
+    float noise_scale_w;    /* 0.8: stochastic duration noise */
+    uint64_t seed;          /* the same seed gives the same audio */
+    int n_threads;          /* <= 0: one thread */
+    sbv2_tensor_callback on_tensor; /* optional, for debugging/parity (slow) */
+    void *user_data;
+} sbv2_infer_params;
+
+/* SBV2's defaults (server_fastapi.py / tts_model.py). */
+SBV2_API sbv2_infer_params sbv2_infer_default_params(void);
+
+/* One utterance, already turned into model inputs (add_blank interspersed). */
+typedef struct sbv2_infer_input {
+    size_t n_tokens;          /* L >= 1 */
+    const int64_t *phone_ids; /* [L] */
+    const int64_t *tone_ids;  /* [L] */
+    const int64_t *lang_ids;  /* [L] */
+    const float *bert;        /* [1024, L]: JP-Extra: Japanese BERT; older arch: zh "bert" */
+    const float *ja_bert;     /* [1024, L]: older arch only (NULL = zeros) */
+    const float *en_bert;     /* [1024, L]: older arch only (NULL = zeros) */
+    const float *style_vec;   /* [256], e.g. from sbv2_model_style_vector() */
+    int64_t speaker_id;
+    size_t valid_length;      /* x_tst_lengths: 0 means n_tokens */
+} sbv2_infer_input;
+
+SBV2_API SBV2_WARN_UNUSED sbv2_state *sbv2_state_new(const sbv2_model *model, sbv2_error *err);
+SBV2_API void sbv2_state_free(sbv2_state *state); /* NULL is fine */
+
+/* Runs net_g.infer(). On success *audio (float32 in [-1, 1], at the model's
+ * sampling rate) is allocated by the library: release it with sbv2_free(). */
+SBV2_API SBV2_WARN_UNUSED int sbv2_infer(sbv2_state *state, const sbv2_infer_input *input,
+                                         const sbv2_infer_params *params, float **audio,
+                                         size_t *n_samples, sbv2_error *err);
+
+SBV2_API void sbv2_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SBV2_H */

@@ -1,0 +1,107 @@
+#include "core/ops.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Adds w * x[t + off] to y[t] for every t in [0, tout) whose source index is
+ * inside [0, tin): the zero padding is never materialised. */
+static inline void axpy_shift(float *restrict y, const float *restrict x, float w, int tin, int tout, int off) {
+    int t0 = off < 0 ? -off : 0;
+    int t1 = tin - off;
+    if (t1 > tout) t1 = tout;
+    for (int t = t0; t < t1; t++) y[t] += w * x[t + off];
+}
+
+void op_conv1d(const conv1d_t *c, const float *x, int tin, int dil, int pad_l, float *y, int tout, int nt) {
+    const int cin = c->cin, k = c->k;
+    (void)nt;
+#pragma omp parallel for num_threads(nt > 0 ? nt : 1) schedule(static) if ((long)c->cout * cin * k * tout > 200000)
+    for (int co = 0; co < c->cout; co++) {
+        float *yo = y + (size_t)co * tout;
+        float bias = c->b ? c->b[co] : 0.0f;
+        for (int t = 0; t < tout; t++) yo[t] = bias;
+        const float *wo = c->w + (size_t)co * cin * k;
+        for (int ci = 0; ci < cin; ci++) {
+            const float *xi = x + (size_t)ci * tin;
+            for (int kk = 0; kk < k; kk++) axpy_shift(yo, xi, wo[ci * k + kk], tin, tout, kk * dil - pad_l);
+        }
+    }
+}
+
+void op_conv1d_depthwise(const conv1d_t *c, const float *x, int t, int dil, int pad_l, float *y) {
+    for (int ch = 0; ch < c->cout; ch++) {
+        float *yo = y + (size_t)ch * t;
+        float bias = c->b ? c->b[ch] : 0.0f;
+        for (int i = 0; i < t; i++) yo[i] = bias;
+        for (int kk = 0; kk < c->k; kk++)
+            axpy_shift(yo, x + (size_t)ch * t, c->w[ch * c->k + kk], t, t, kk * dil - pad_l);
+    }
+}
+
+void op_conv_transpose1d(const float *wt, const float *b, int cin, int cout, int k, int s, int p,
+                         const float *x, int tin, float *y, int tout, int nt) {
+    (void)nt;
+    /* Polyphase: output o receives x[t] * w[k] for o + p = t*s + kk. */
+#pragma omp parallel for num_threads(nt > 0 ? nt : 1) schedule(static) if ((long)cout * cin * k * tin > 200000)
+    for (int co = 0; co < cout; co++) {
+        float *yo = y + (size_t)co * tout;
+        float bias = b ? b[co] : 0.0f;
+        for (int o = 0; o < tout; o++) yo[o] = bias;
+        for (int ci = 0; ci < cin; ci++) {
+            const float *xi = x + (size_t)ci * tin;
+            const float *w = wt + ((size_t)co * cin + ci) * k;
+            for (int kk = 0; kk < k; kk++) {
+                float wv = w[kk];
+                /* o = t*s + kk - p, t in [0, tin) */
+                int t0 = 0;
+                if (kk - p < 0) t0 = (p - kk + s - 1) / s;
+                int t1 = tin;
+                /* need t*s + kk - p < tout  ->  t < (tout + p - kk + s - 1) / s */
+                int lim = (tout + p - kk + s - 1) / s;
+                if (lim < t1) t1 = lim;
+                for (int t = t0; t < t1; t++) yo[t * s + kk - p] += wv * xi[t];
+            }
+        }
+    }
+}
+
+void op_layernorm(const layernorm_t *ln, float *x, int t) {
+    const int c = ln->c;
+    for (int i = 0; i < t; i++) {
+        double mean = 0, var = 0;
+        for (int ch = 0; ch < c; ch++) mean += x[(size_t)ch * t + i];
+        mean /= c;
+        for (int ch = 0; ch < c; ch++) {
+            double d = x[(size_t)ch * t + i] - mean;
+            var += d * d;
+        }
+        var /= c;
+        float inv = (float)(1.0 / sqrt(var + 1e-5));
+        float m = (float)mean;
+        for (int ch = 0; ch < c; ch++) {
+            float *v = &x[(size_t)ch * t + i];
+            *v = (*v - m) * inv * ln->gamma[ch] + ln->beta[ch];
+        }
+    }
+}
+
+void op_leaky_relu(float *x, size_t n, float slope) {
+    for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : x[i] * slope;
+}
+
+void op_relu(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0.0f;
+}
+
+void op_gelu(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+void op_mul_mask(float *x, int c, int t, const float *mask) {
+    for (int ch = 0; ch < c; ch++)
+        for (int i = 0; i < t; i++) x[(size_t)ch * t + i] *= mask[i];
+}
+
+void op_add(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}

@@ -1,0 +1,35 @@
+/* Dense float32 kernels on channel-major [C][T] activations (batch 1). */
+#ifndef SBV2_OPS_H
+#define SBV2_OPS_H
+
+#include <stddef.h>
+
+/* Conv1d weights as PyTorch stores them: w[cout][cin][k], optional bias. */
+typedef struct conv1d_t {
+    const float *w, *b;
+    int cout, cin, k;
+} conv1d_t;
+
+typedef struct layernorm_t {
+    const float *gamma, *beta;
+    int c;
+} layernorm_t;
+
+/* y[cout][tout] = conv(x[cin][tin]) with stride 1, dilation `dil`, `pad_l`
+ * zeros on the left (and as many on the right as tout needs). */
+void op_conv1d(const conv1d_t *c, const float *x, int tin, int dil, int pad_l, float *y, int tout, int nt);
+/* Depthwise (groups = channels) version: w[c][1][k]. */
+void op_conv1d_depthwise(const conv1d_t *c, const float *x, int t, int dil, int pad_l, float *y);
+/* Transposed conv, stride s, padding p; wt is w re-laid out as [cout][cin][k]. */
+void op_conv_transpose1d(const float *wt, const float *b, int cin, int cout, int k, int s, int p,
+                         const float *x, int tin, float *y, int tout, int nt);
+/* LayerNorm over channels for every time step (eps 1e-5), in place. */
+void op_layernorm(const layernorm_t *ln, float *x, int t);
+
+void op_leaky_relu(float *x, size_t n, float slope);
+void op_relu(float *x, size_t n);
+void op_gelu(float *x, size_t n);            /* exact (erf) GELU, as torch's default */
+void op_mul_mask(float *x, int c, int t, const float *mask); /* x[c][t] *= mask[t] */
+void op_add(float *y, const float *x, size_t n); /* y += x */
+
+#endif

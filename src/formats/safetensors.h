@@ -1,0 +1,40 @@
+/* safetensors reader: memory-mapped, header strictly validated. */
+#ifndef SBV2_SAFETENSORS_H
+#define SBV2_SAFETENSORS_H
+
+#include "common.h"
+
+typedef enum st_dtype {
+    ST_F64, ST_F32, ST_F16, ST_BF16, ST_I64, ST_I32, ST_I16, ST_I8, ST_U8, ST_BOOL
+} st_dtype;
+
+#define ST_MAX_DIMS 8
+
+typedef struct st_tensor {
+    char *name;
+    st_dtype dtype;
+    int ndim;
+    int64_t shape[ST_MAX_DIMS];
+    size_t numel;
+    const uint8_t *data; /* inside the mapping */
+    size_t nbytes;
+} st_tensor;
+
+typedef struct st_file {
+    void *map;          /* mmap()ed file, or NULL when parsed from a caller's buffer */
+    size_t map_size;
+    st_tensor *tensors; /* sorted by name */
+    size_t n_tensors;
+} st_file;
+
+const char *st_dtype_name(st_dtype t);
+size_t st_dtype_size(st_dtype t);
+
+/* Maps and parses a file. On error *f is left empty (st_close is still safe). */
+int st_open(st_file *f, const char *path, sbv2_error *err);
+/* Parses a file image held by the caller (must outlive *f). */
+int st_parse(st_file *f, const uint8_t *data, size_t size, sbv2_error *err);
+const st_tensor *st_find(const st_file *f, const char *name);
+void st_close(st_file *f);
+
+#endif

@@ -1,0 +1,93 @@
+/* HiFi-GAN Generator: conv_pre + speaker cond, then per stage leaky ReLU,
+ * transposed-conv upsampling and the mean of the multi-receptive-field
+ * resblocks; finally leaky ReLU (slope 0.01), conv_post, tanh. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/layers.h"
+
+#define LRELU_SLOPE 0.1f
+
+/* ResBlock1 ("1"): x += c2(lrelu(c1_d(lrelu(x)))) for each dilation d.
+ * ResBlock2 ("2"): x += c_d(lrelu(x)). x [C][T] in place; tmp 2*C*T. */
+static void resblock_forward(run_ctx *r, const resblock_t *rb, float *x, int C, int T, float *tmp) {
+    float *a = tmp, *b = tmp + (size_t)C * T;
+    for (int k = 0; k < rb->n; k++) {
+        const conv1d_t *c1 = &rb->c1[k];
+        const int d = rb->dil[k], ks = c1->k;
+        memcpy(a, x, sizeof(float) * (size_t)C * T);
+        op_leaky_relu(a, (size_t)C * T, LRELU_SLOPE);
+        op_conv1d(c1, a, T, d, (ks * d - d) / 2, b, T, r->nt);
+        if (rb->c2[k].w) {
+            op_leaky_relu(b, (size_t)C * T, LRELU_SLOPE);
+            op_conv1d(&rb->c2[k], b, T, 1, (ks - 1) / 2, a, T, r->nt);
+            op_add(x, a, (size_t)C * T);
+        } else {
+            op_add(x, b, (size_t)C * T);
+        }
+    }
+}
+
+int decoder_forward(run_ctx *r, const struct sbv2_model *m, const float *z, int T, const float *g, float **wav,
+                    size_t *n_out) {
+    const sbv2_hparams *hp = &m->hp;
+    const decoder_t *d = &m->dec;
+    const int C0 = hp->ups_initial_channel;
+    /* lengths of every stage */
+    size_t len = (size_t)T, maxel = (size_t)C0 * T;
+    for (int i = 0; i < hp->n_ups; i++) {
+        const ups_t *u = &d->ups[i];
+        long nl = ((long)len - 1) * u->stride - 2L * u->pad + u->k;
+        if (nl < 1) return SBV2_ERR_INTERNAL;
+        len = (size_t)nl;
+        if ((size_t)u->cout * len > maxel) maxel = (size_t)u->cout * len;
+    }
+    float *x = malloc(sizeof(float) * maxel), *y = malloc(sizeof(float) * maxel);
+    float *acc = malloc(sizeof(float) * maxel), *tmp = malloc(sizeof(float) * 2 * maxel);
+    float *gc = malloc(sizeof(float) * (size_t)C0);
+    float *out = NULL;
+    int rc = SBV2_OK;
+    if (!x || !y || !acc || !tmp || !gc) { rc = SBV2_ERR_NO_MEMORY; goto done; }
+    op_conv1d(&d->conv_pre, z, T, 1, 3, x, T, r->nt);
+    op_conv1d(&d->cond, g, 1, 1, 0, gc, 1, 1);
+    for (int c = 0; c < C0; c++)
+        for (int t = 0; t < T; t++) x[(size_t)c * T + t] += gc[c];
+    run_dump(r, "dec_pre", x, 2, C0, T, 0);
+    int C = C0;
+    size_t L = (size_t)T;
+    for (int i = 0; i < hp->n_ups; i++) {
+        const ups_t *u = &d->ups[i];
+        op_leaky_relu(x, (size_t)C * L, LRELU_SLOPE);
+        size_t nl = (L - 1) * (size_t)u->stride - 2 * (size_t)u->pad + (size_t)u->k;
+        op_conv_transpose1d(u->wt, u->b, u->cin, u->cout, u->k, u->stride, u->pad, x, (int)L, y, (int)nl, r->nt);
+        C = u->cout;
+        L = nl;
+        for (int j = 0; j < hp->n_res_kernels; j++) {
+            float *dst = j == 0 ? acc : x;
+            memcpy(dst, y, sizeof(float) * (size_t)C * L);
+            resblock_forward(r, &d->res[i * hp->n_res_kernels + j], dst, C, (int)L, tmp);
+            if (j > 0) op_add(acc, x, (size_t)C * L);
+        }
+        const float nk = (float)hp->n_res_kernels;
+        for (size_t e = 0; e < (size_t)C * L; e++) x[e] = acc[e] / nk;
+        char name[32];
+        snprintf(name, sizeof name, "dec_stage%d", i);
+        run_dump(r, name, x, 2, C, (int64_t)L, 0);
+    }
+    op_leaky_relu(x, (size_t)C * L, 0.01f);
+    out = malloc(sizeof(float) * (L ? L : 1));
+    if (!out) { rc = SBV2_ERR_NO_MEMORY; goto done; }
+    op_conv1d(&d->conv_post, x, (int)L, 1, 3, out, (int)L, r->nt);
+    for (size_t e = 0; e < L; e++) out[e] = tanhf(out[e]);
+    *wav = out;
+    *n_out = L;
+done:
+    free(x);
+    free(y);
+    free(acc);
+    free(tmp);
+    free(gc);
+    return rc;
+}

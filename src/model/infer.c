@@ -1,0 +1,229 @@
+/* net_g.infer(): speaker embedding -> text encoder -> durations (SDP/DP mix)
+ * -> hard alignment -> prior sample -> reverse flow -> decoder. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "model/layers.h"
+
+struct sbv2_state {
+    const sbv2_model *model;
+};
+
+sbv2_state *sbv2_state_new(const sbv2_model *model, sbv2_error *err) {
+    if (!model) {
+        sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "model is NULL");
+        return NULL;
+    }
+    sbv2_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    s->model = model;
+    return s;
+}
+
+void sbv2_state_free(sbv2_state *state) { free(state); }
+
+sbv2_infer_params sbv2_infer_default_params(void) {
+    sbv2_infer_params p;
+    memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
+    p.length_scale = 1.0f;
+    p.sdp_ratio = 0.2f;
+    p.noise_scale = 0.6f;
+    p.noise_scale_w = 0.8f;
+    p.seed = 0;
+    p.n_threads = 1;
+    return p;
+}
+
+static int check_input(const sbv2_model *m, const sbv2_infer_input *in, const sbv2_infer_params *p, sbv2_error *err) {
+    if (!in || !p) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "input and params must not be NULL");
+    if (p->struct_size != sizeof *p)
+        return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "params.struct_size is %zu, expected %zu (use sbv2_infer_default_params())",
+                         p->struct_size, sizeof *p);
+    if (in->n_tokens < 1 || in->n_tokens > (1u << 20))
+        return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "n_tokens must be in [1, 2^20]");
+    if (in->valid_length > in->n_tokens)
+        return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "valid_length (%zu) exceeds n_tokens (%zu)", in->valid_length, in->n_tokens);
+    if (!in->phone_ids || !in->tone_ids || !in->lang_ids || !in->bert || !in->style_vec)
+        return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "phone_ids, tone_ids, lang_ids, bert and style_vec are required");
+    if (in->speaker_id < 0 || in->speaker_id >= m->hp.n_speakers)
+        return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "speaker id %lld out of range [0, %d)", (long long)in->speaker_id,
+                         m->hp.n_speakers);
+    const text_encoder_t *te = &m->enc_p;
+    for (size_t i = 0; i < in->n_tokens; i++) {
+        if (in->phone_ids[i] < 0 || in->phone_ids[i] >= te->n_vocab)
+            return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "phone id %lld at %zu out of range [0, %d)",
+                             (long long)in->phone_ids[i], i, te->n_vocab);
+        if (in->tone_ids[i] < 0 || in->tone_ids[i] >= te->n_tones)
+            return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "tone id %lld at %zu out of range [0, %d)",
+                             (long long)in->tone_ids[i], i, te->n_tones);
+        if (in->lang_ids[i] < 0 || in->lang_ids[i] >= te->n_langs)
+            return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "language id %lld at %zu out of range [0, %d)",
+                             (long long)in->lang_ids[i], i, te->n_langs);
+    }
+    const float sc[4] = {p->length_scale, p->sdp_ratio, p->noise_scale, p->noise_scale_w};
+    const char *nm[4] = {"length_scale", "sdp_ratio", "noise_scale", "noise_scale_w"};
+    for (int i = 0; i < 4; i++)
+        if (!isfinite(sc[i]) || sc[i] < 0 || sc[i] > 1000)
+            return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "%s must be finite and in [0, 1000]", nm[i]);
+    return SBV2_OK;
+}
+
+static int all_finite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+/* Frames beyond this are refused: ~6 hours of audio at the default hop. */
+#define SBV2_MAX_FRAMES (1 << 24)
+
+int sbv2_infer(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_params *p, float **audio,
+               size_t *n_samples, sbv2_error *err) {
+    if (!state || !audio || !n_samples) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "state, audio and n_samples must not be NULL");
+    *audio = NULL;
+    *n_samples = 0;
+    const sbv2_model *m = state->model;
+    int rc = check_input(m, in, p, err);
+    if (rc != SBV2_OK) return rc;
+    const sbv2_hparams *hp = &m->hp;
+    const int L = (int)in->n_tokens, H = hp->hidden_channels, I = hp->inter_channels, G = hp->gin_channels;
+    const size_t valid = in->valid_length ? in->valid_length : in->n_tokens;
+    run_ctx r = {p->n_threads > 0 ? p->n_threads : 1, p->on_tensor, p->user_data, 0};
+    sbv2_rng rng;
+    sbv2_rng_seed(&rng, p->seed);
+
+    float *mask = NULL, *x = NULL, *m_p = NULL, *logs_p = NULL, *noise_w = NULL, *lw_sdp = NULL, *lw_dp = NULL;
+    float *logw = NULL, *w = NULL, *w_ceil = NULL, *attn = NULL, *z = NULL, *logs_exp = NULL, *ymask = NULL;
+    int *frame_src = NULL;
+    float *wav = NULL;
+    size_t nwav = 0;
+    const float *g = m->emb_g + (size_t)in->speaker_id * G;
+
+    mask = malloc(sizeof(float) * (size_t)L);
+    x = malloc(sizeof(float) * (size_t)H * L);
+    m_p = malloc(sizeof(float) * (size_t)I * L);
+    logs_p = malloc(sizeof(float) * (size_t)I * L);
+    noise_w = malloc(sizeof(float) * 2 * (size_t)L);
+    lw_sdp = malloc(sizeof(float) * 5 * (size_t)L);
+    if (!mask || !x || !m_p || !logs_p || !noise_w || !lw_sdp) goto nomem;
+    lw_dp = lw_sdp + L, logw = lw_dp + L, w = logw + L, w_ceil = w + L;
+    for (int t = 0; t < L; t++) mask[t] = (size_t)t < valid ? 1.0f : 0.0f;
+
+    run_dump(&r, "g", g, 2, G, 1, 0);
+    if ((rc = text_encoder_forward(&r, m, in, L, mask, g, x, m_p, logs_p)) != SBV2_OK) goto fail;
+    run_dump(&r, "enc_x", x, 2, H, L, 0);
+    run_dump(&r, "m_p", m_p, 2, I, L, 0);
+    run_dump(&r, "logs_p", logs_p, 2, I, L, 0);
+    run_dump(&r, "x_mask", mask, 2, 1, L, 0);
+
+    /* noise for the SDP first, then for the prior: a fixed order per seed */
+    sbv2_rng_normal(&rng, noise_w, 2 * (size_t)L);
+    if ((rc = sdp_reverse(&r, m, x, L, mask, g, noise_w, p->noise_scale_w, lw_sdp)) != SBV2_OK) goto fail;
+    if ((rc = dp_forward(&r, m, x, L, mask, g, lw_dp)) != SBV2_OK) goto fail;
+    run_dump(&r, "logw_sdp", lw_sdp, 2, 1, L, 0);
+    run_dump(&r, "logw_dp", lw_dp, 2, 1, L, 0);
+    const float ratio = p->sdp_ratio, one_minus = (float)(1.0 - (double)p->sdp_ratio);
+    double total = 0;
+    for (int t = 0; t < L; t++) {
+        logw[t] = lw_sdp[t] * ratio + lw_dp[t] * one_minus;
+        w[t] = expf(logw[t]) * mask[t] * p->length_scale;
+        w_ceil[t] = ceilf(w[t]);
+        total += w_ceil[t];
+    }
+    run_dump(&r, "logw", logw, 2, 1, L, 0);
+    run_dump(&r, "w", w, 2, 1, L, 0);
+    run_dump(&r, "w_ceil", w_ceil, 2, 1, L, 0);
+    if (!isfinite(total) || total > SBV2_MAX_FRAMES) {
+        rc = sbv2_fail(err, SBV2_ERR_INTERNAL, "predicted durations are not finite or too long (%g frames)", total);
+        goto out;
+    }
+    const int T = total < 1 ? 1 : (int)total;
+    int64_t ylen = T;
+    if (r.cb && !r.aborted) {
+        sbv2_tensor_view v = {"y_lengths", 1, 1, {1, 0, 0, 0}, &ylen};
+        if (r.cb(&v, r.ud) != 0) r.aborted = 1;
+    }
+
+    /* hard alignment: frame f belongs to the token whose cumulative span holds it */
+    frame_src = malloc(sizeof(int) * (size_t)T);
+    z = malloc(sizeof(float) * (size_t)I * T);
+    logs_exp = malloc(sizeof(float) * (size_t)I * T);
+    ymask = malloc(sizeof(float) * (size_t)T);
+    if (!frame_src || !z || !logs_exp || !ymask) goto nomem;
+    for (int f = 0; f < T; f++) frame_src[f] = -1, ymask[f] = 1.0f;
+    {
+        int f = 0;
+        for (int t = 0; t < L; t++)
+            for (int k = 0; k < (int)w_ceil[t] && f < T; k++) frame_src[f++] = t;
+    }
+    run_dump(&r, "y_mask", ymask, 2, 1, T, 0);
+    if (r.cb && !r.aborted) {
+        attn = calloc((size_t)T * L, sizeof(float));
+        if (!attn) goto nomem;
+        for (int f = 0; f < T; f++)
+            if (frame_src[f] >= 0) attn[(size_t)f * L + frame_src[f]] = 1.0f;
+        run_dump(&r, "attn", attn, 3, 1, T, L);
+        free(attn);
+        attn = NULL;
+    }
+    for (int c = 0; c < I; c++)
+        for (int f = 0; f < T; f++) {
+            int s = frame_src[f];
+            z[(size_t)c * T + f] = s >= 0 ? m_p[(size_t)c * L + s] : 0.0f;
+            logs_exp[(size_t)c * T + f] = s >= 0 ? logs_p[(size_t)c * L + s] : 0.0f;
+        }
+    run_dump(&r, "m_p_exp", z, 2, I, T, 0);
+    run_dump(&r, "logs_p_exp", logs_exp, 2, I, T, 0);
+    /* z_p = m_p + randn * exp(logs_p) * noise_scale (noise_scale 0 keeps m_p exactly) */
+    if (p->noise_scale != 0.0f) {
+        float *eps = malloc(sizeof(float) * (size_t)I * T);
+        if (!eps) goto nomem;
+        sbv2_rng_normal(&rng, eps, (size_t)I * T);
+        for (size_t e = 0; e < (size_t)I * T; e++) z[e] = z[e] + eps[e] * expf(logs_exp[e]) * p->noise_scale;
+        free(eps);
+    }
+    run_dump(&r, "z_p", z, 2, I, T, 0);
+    if ((rc = flow_reverse(&r, m, z, T, ymask, g)) != SBV2_OK) goto fail;
+    run_dump(&r, "z", z, 2, I, T, 0);
+    if ((rc = decoder_forward(&r, m, z, T, g, &wav, &nwav)) != SBV2_OK) goto fail;
+    run_dump(&r, "output", wav, 2, 1, (int64_t)nwav, 0);
+    if (r.aborted) {
+        rc = sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "aborted by the tensor callback");
+        goto out;
+    }
+    if (!all_finite(wav, nwav)) {
+        rc = sbv2_fail(err, SBV2_ERR_INTERNAL, "the generator produced non-finite samples");
+        goto out;
+    }
+    *audio = wav;
+    *n_samples = nwav;
+    wav = NULL;
+    rc = SBV2_OK;
+    goto out;
+nomem:
+    rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory during inference");
+    goto out;
+fail:
+    if (rc == SBV2_ERR_NO_MEMORY) sbv2_fail(err, rc, "out of memory during inference");
+    else sbv2_fail(err, rc, "inference failed (%s)", sbv2_status_string(rc));
+out:
+    free(mask);
+    free(x);
+    free(m_p);
+    free(logs_p);
+    free(noise_w);
+    free(lw_sdp);
+    free(frame_src);
+    free(z);
+    free(logs_exp);
+    free(ymask);
+    free(attn);
+    free(wav);
+    return rc;
+}

@@ -1,0 +1,294 @@
+/* Loading a model as SBV2 ships it: model directory (or .safetensors path),
+ * config.json, style_vectors.npy. Also the small accessors of sbv2_model. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "formats/npy.h"
+#include "model/layers.h"
+
+static int read_text(const char *path, char **out, size_t *len, sbv2_error *err) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return sbv2_fail(err, errno == ENOENT ? SBV2_ERR_NOT_FOUND : SBV2_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    if (fseek(fp, 0, SEEK_END) != 0) { fclose(fp); return sbv2_fail(err, SBV2_ERR_IO, "cannot read %s", path); }
+    long n = ftell(fp);
+    rewind(fp);
+    if (n < 0 || n > (64L << 20)) { fclose(fp); return sbv2_fail(err, SBV2_ERR_FORMAT, "%s: unreasonable size", path); }
+    char *buf = malloc((size_t)n + 1);
+    if (!buf) { fclose(fp); return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); }
+    size_t got = fread(buf, 1, (size_t)n, fp);
+    fclose(fp);
+    if (got != (size_t)n) { free(buf); return sbv2_fail(err, SBV2_ERR_IO, "short read on %s", path); }
+    buf[n] = 0;
+    *out = buf;
+    *len = (size_t)n;
+    return SBV2_OK;
+}
+
+static int is_dir(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static int ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+void sbv2_model_free(sbv2_model *m) {
+    if (!m) return;
+    encoder_free(&m->enc_p.enc);
+    for (int i = 0; i < 8; i++) encoder_free(&m->flow[i].enc);
+    free(m->dec.res);
+    for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
+    free(m->style_vectors);
+    name_map_free(&m->speakers);
+    name_map_free(&m->styles);
+    st_close(&m->st);
+    free(m);
+}
+
+static int load_style_vectors(sbv2_model *m, const char *path, sbv2_error *err) {
+    npy_array a;
+    int rc = npy_load(&a, path, err);
+    if (rc != SBV2_OK) return rc;
+    if (a.ndim != 2 || a.shape[1] != SBV2_STYLE_DIM || a.shape[0] < 1) {
+        npy_free(&a);
+        return sbv2_fail(err, SBV2_ERR_FORMAT, "%s: expected shape [num_styles, 256]", path);
+    }
+    if (a.dtype != NPY_F32 && a.dtype != NPY_F64) {
+        npy_free(&a);
+        return sbv2_fail(err, SBV2_ERR_FORMAT, "%s: dtype %s, expected float32 or float64", path, npy_dtype_name(a.dtype));
+    }
+    size_t n = a.numel;
+    m->style_vectors = malloc(sizeof(float) * n);
+    if (!m->style_vectors) { npy_free(&a); return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); }
+    for (size_t i = 0; i < n; i++) {
+        float v = a.dtype == NPY_F32 ? ((float *)a.data)[i] : (float)((double *)a.data)[i];
+        if (!isfinite(v)) {
+            npy_free(&a);
+            return sbv2_fail(err, SBV2_ERR_FORMAT, "%s: non-finite value at %zu", path, i);
+        }
+        m->style_vectors[i] = v;
+    }
+    m->n_style_rows = (int)a.shape[0];
+    npy_free(&a);
+    /* every named style must have a row; the name map is sized to the rows */
+    if (m->styles.n > m->n_style_rows)
+        for (int i = m->n_style_rows; i < m->styles.n; i++)
+            if (m->styles.name[i])
+                return sbv2_fail(err, SBV2_ERR_FORMAT, "style \"%s\" (id %d) has no row in %s (%d rows)",
+                                 m->styles.name[i], i, path, m->n_style_rows);
+    if (m->styles.n != m->n_style_rows) {
+        char **nn = calloc((size_t)m->n_style_rows, sizeof *nn);
+        if (!nn) return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+        for (int i = 0; i < m->styles.n && i < m->n_style_rows; i++) nn[i] = m->styles.name[i], m->styles.name[i] = NULL;
+        name_map_free(&m->styles);
+        m->styles.name = nn;
+        m->styles.n = m->n_style_rows;
+    }
+    return SBV2_OK;
+}
+
+sbv2_model *sbv2_model_load_files(const char *st_path, const char *config_path, const char *sv_path, sbv2_error *err) {
+    if (!st_path || !config_path || !sv_path) {
+        sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "all three model paths are required");
+        return NULL;
+    }
+    sbv2_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    char *json = NULL;
+    size_t jlen = 0;
+    int rc = read_text(config_path, &json, &jlen, err);
+    if (rc == SBV2_OK) {
+        rc = sbv2_config_parse(json, jlen, &m->hp, &m->speakers, &m->styles, err);
+        if (rc != SBV2_OK) {
+            char pre[300];
+            snprintf(pre, sizeof pre, "%s: ", config_path);
+            sbv2_error_prefix(err, pre);
+        }
+    }
+    free(json);
+    if (rc == SBV2_OK) rc = load_style_vectors(m, sv_path, err);
+    if (rc == SBV2_OK) rc = st_open(&m->st, st_path, err);
+    if (rc == SBV2_OK) {
+        /* the weights must agree with the architecture config.json names */
+        int has_ja = st_find(&m->st, "enc_p.ja_bert_proj.weight") != NULL;
+        if (has_ja != (m->hp.arch == SBV2_ARCH_MULTILINGUAL))
+            rc = sbv2_fail(err, SBV2_ERR_FORMAT,
+                           "config.json version \"%s\" means the %s architecture, but the weights %s enc_p.ja_bert_proj",
+                           m->hp.version, m->hp.arch == SBV2_ARCH_JP_EXTRA ? "JP-Extra" : "older multilingual",
+                           has_ja ? "have" : "lack");
+    }
+    if (rc == SBV2_OK) {
+        rc = sbv2_model_bind_weights(m, err);
+        if (rc != SBV2_OK) {
+            char pre[300];
+            snprintf(pre, sizeof pre, "%s: ", st_path);
+            sbv2_error_prefix(err, pre);
+        }
+    }
+    if (rc != SBV2_OK) {
+        sbv2_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+sbv2_model *sbv2_model_load(const char *path, sbv2_error *err) {
+    if (!path) {
+        sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "path is NULL");
+        return NULL;
+    }
+    char dir[4096], st_path[4096], cfg[4200], sv[4200];
+    if (is_dir(path)) {
+        snprintf(dir, sizeof dir, "%s", path);
+        DIR *d = opendir(path);
+        if (!d) {
+            sbv2_fail(err, SBV2_ERR_IO, "cannot read directory %s: %s", path, strerror(errno));
+            return NULL;
+        }
+        int count = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL)
+            if (ends_with(e->d_name, ".safetensors")) {
+                if (count++ == 0) snprintf(st_path, sizeof st_path, "%s/%s", path, e->d_name);
+            }
+        closedir(d);
+        if (count == 0) {
+            sbv2_fail(err, SBV2_ERR_NOT_FOUND, "no .safetensors file in %s", path);
+            return NULL;
+        }
+        if (count > 1) {
+            sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "%s holds %d .safetensors files: pass the path of the one to load",
+                      path, count);
+            return NULL;
+        }
+    } else {
+        snprintf(st_path, sizeof st_path, "%s", path);
+        const char *slash = strrchr(path, '/');
+        if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+        else snprintf(dir, sizeof dir, ".");
+        if (slash == path) snprintf(dir, sizeof dir, "/");
+    }
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    snprintf(sv, sizeof sv, "%s/style_vectors.npy", dir);
+    struct stat sb;
+    if (stat(st_path, &sb) != 0) {
+        sbv2_fail(err, SBV2_ERR_NOT_FOUND, "model file %s not found", st_path);
+        return NULL;
+    }
+    if (stat(cfg, &sb) != 0) {
+        sbv2_fail(err, SBV2_ERR_NOT_FOUND, "config.json not found: %s (it must sit beside the .safetensors)", cfg);
+        return NULL;
+    }
+    if (stat(sv, &sb) != 0) {
+        sbv2_fail(err, SBV2_ERR_NOT_FOUND, "style_vectors.npy not found: %s (it must sit beside the .safetensors)", sv);
+        return NULL;
+    }
+    return sbv2_model_load_files(st_path, cfg, sv, err);
+}
+
+void sbv2_model_get_info(const sbv2_model *m, sbv2_model_info *o) {
+    const sbv2_hparams *hp = &m->hp;
+    memset(o, 0, sizeof *o);
+    o->arch = hp->arch;
+    o->arch_name = hp->arch == SBV2_ARCH_JP_EXTRA ? "JP-Extra" : "multilingual";
+    o->version = hp->version;
+    o->model_name = hp->model_name;
+    o->sampling_rate = hp->sampling_rate;
+    int hop = 1;
+    for (int i = 0; i < hp->n_ups; i++) hop *= hp->ups_rates[i];
+    o->hop_length = hop;
+    o->n_vocab = m->enc_p.n_vocab;
+    o->n_tones = m->enc_p.n_tones;
+    o->n_languages = m->enc_p.n_langs;
+    o->n_speakers = hp->n_speakers;
+    o->n_styles = m->n_style_rows;
+    o->inter_channels = hp->inter_channels;
+    o->hidden_channels = hp->hidden_channels;
+    o->filter_channels = hp->filter_channels;
+    o->n_heads = hp->n_heads;
+    o->n_layers = hp->n_layers;
+    o->kernel_size = hp->kernel_size;
+    o->gin_channels = hp->gin_channels;
+    o->n_flow_layers = hp->n_flows;
+    o->n_layers_trans_flow = hp->n_layers_trans_flow;
+    o->upsample_initial_channel = hp->ups_initial_channel;
+    o->n_upsamples = hp->n_ups;
+    o->upsample_rates = hp->ups_rates;
+    o->upsample_kernel_sizes = hp->ups_kernels;
+    o->resblock = hp->resblock;
+    o->n_resblock_kernels = hp->n_res_kernels;
+    o->resblock_kernel_sizes = hp->res_kernel_sizes;
+    o->n_params = m->n_params;
+    o->weights_dtype_f16 = m->weights_f16;
+}
+
+int sbv2_model_n_speakers(const sbv2_model *m) { return m->hp.n_speakers; }
+int sbv2_model_n_styles(const sbv2_model *m) { return m->n_style_rows; }
+
+const char *sbv2_model_speaker_name(const sbv2_model *m, int i) {
+    return (i >= 0 && i < m->speakers.n) ? m->speakers.name[i] : NULL;
+}
+
+const char *sbv2_model_style_name(const sbv2_model *m, int i) {
+    return (i >= 0 && i < m->styles.n) ? m->styles.name[i] : NULL;
+}
+
+static int lookup(const name_map *nm, const char *name) {
+    if (!name) return -1;
+    for (int i = 0; i < nm->n; i++)
+        if (nm->name[i] && strcmp(nm->name[i], name) == 0) return i;
+    return -1;
+}
+
+int sbv2_model_speaker_id(const sbv2_model *m, const char *name) { return lookup(&m->speakers, name); }
+int sbv2_model_style_id(const sbv2_model *m, const char *name) { return lookup(&m->styles, name); }
+
+int sbv2_model_style_vector(const sbv2_model *m, int style_id, float weight, float out[SBV2_STYLE_DIM],
+                            sbv2_error *err) {
+    if (!m || !out) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "model and out must not be NULL");
+    if (style_id < 0 || style_id >= m->n_style_rows)
+        return sbv2_fail(err, SBV2_ERR_NOT_FOUND, "style id %d out of range [0, %d)", style_id, m->n_style_rows);
+    if (!isfinite(weight)) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "style weight must be finite");
+    const float *mean = m->style_vectors, *s = m->style_vectors + (size_t)style_id * SBV2_STYLE_DIM;
+    for (int i = 0; i < SBV2_STYLE_DIM; i++) out[i] = mean[i] + (s[i] - mean[i]) * weight;
+    return SBV2_OK;
+}
+
+const char *sbv2_system_info(void) {
+    return "AVX=" 
+#ifdef __AVX__
+           "1"
+#else
+           "0"
+#endif
+           " AVX2="
+#ifdef __AVX2__
+           "1"
+#else
+           "0"
+#endif
+           " FMA="
+#ifdef __FMA__
+           "1"
+#else
+           "0"
+#endif
+           " OPENMP="
+#ifdef _OPENMP
+           "1"
+#else
+           "0"
+#endif
+        ;
+}

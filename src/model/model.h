@@ -1,0 +1,152 @@
+/* The SBV2 generator (net_g) inference path: hyper-parameters and weights. */
+#ifndef SBV2_MODEL_H
+#define SBV2_MODEL_H
+
+#include "common.h"
+#include "core/ops.h"
+#include "formats/safetensors.h"
+
+#define SBV2_MAX_UPS 16
+#define SBV2_MAX_RESKERNELS 8
+#define SBV2_MAX_DILATIONS 3
+
+/* Everything infer() depends on, from config.json plus the constants SBV2's
+ * constructors fix (see config.c). */
+typedef struct sbv2_hparams {
+    sbv2_arch arch;
+    char version[64];
+    char model_name[128];
+    int sampling_rate;
+    int n_speakers;
+    int inter_channels, hidden_channels, filter_channels;
+    int n_heads, n_layers, kernel_size, gin_channels;
+    char resblock; /* '1' or '2' */
+    int n_res_kernels;
+    int res_kernel_sizes[SBV2_MAX_RESKERNELS];
+    int res_dilations[SBV2_MAX_RESKERNELS][SBV2_MAX_DILATIONS];
+    int n_res_dilations[SBV2_MAX_RESKERNELS];
+    int n_ups;
+    int ups_rates[SBV2_MAX_UPS], ups_kernels[SBV2_MAX_UPS];
+    int ups_initial_channel;
+    /* fixed by the constructors */
+    int n_flows;             /* 4 transformer coupling layers */
+    int n_layers_trans_flow; /* 6 (JP-Extra) or 4 (older) */
+    int flow_kernel;         /* 5 */
+    int dp_filter, dp_kernel;    /* 256, 3 */
+    int sdp_kernel, sdp_n_flows; /* 3, 4 (filter = hidden) */
+    int sdp_bins;                /* 10 */
+    float sdp_tail;              /* 5.0 */
+    int cond_layer_idx;          /* 2 */
+} sbv2_hparams;
+
+/* Parses config.json text into hp plus the speaker/style name maps. */
+typedef struct name_map {
+    int n;       /* number of ids */
+    char **name; /* [n], NULL where no name maps to the id */
+} name_map;
+
+int sbv2_config_parse(const char *json, size_t len, sbv2_hparams *hp, name_map *spk, name_map *sty,
+                      sbv2_error *err);
+void name_map_free(name_map *m);
+
+typedef struct mha_t {
+    conv1d_t q, k, v, o;
+    const float *rel_k, *rel_v; /* [2*window+1][k_channels] (heads share) */
+    int window, n_heads;
+} mha_t;
+
+typedef struct ffn_t {
+    conv1d_t c1, c2; /* same padding, ReLU */
+} ffn_t;
+
+/* attentions.Encoder: n_layers x (rel-pos MHA + LN + FFN + LN), speaker
+ * embedding added before layer cond_idx. */
+typedef struct encoder_t {
+    int n_layers, hidden, cond_idx;
+    mha_t *attn;
+    layernorm_t *ln1, *ln2;
+    ffn_t *ffn;
+    conv1d_t spk; /* spk_emb_linear as a 1x1 conv [hidden][gin] */
+} encoder_t;
+
+typedef struct text_encoder_t {
+    const float *emb, *tone_emb, *lang_emb; /* [n][hidden] */
+    int n_vocab, n_tones, n_langs;
+    conv1d_t bert_proj, ja_bert_proj, en_bert_proj; /* the last two: older arch only */
+    conv1d_t style_proj;                            /* Linear(256, hidden) */
+    encoder_t enc;
+    conv1d_t proj;                                  /* [2*inter][hidden] */
+} text_encoder_t;
+
+typedef struct dp_t {
+    conv1d_t cond, conv1, conv2, proj;
+    layernorm_t ln1, ln2;
+} dp_t;
+
+typedef struct dds_t {
+    int n_layers, kernel;
+    conv1d_t sep[3], c1x1[3];
+    layernorm_t ln1[3], ln2[3];
+} dds_t;
+
+typedef struct convflow_t {
+    conv1d_t pre, proj;
+    dds_t dds;
+    int filter;
+} convflow_t;
+
+typedef struct sdp_t {
+    conv1d_t pre, proj, cond;
+    dds_t dds;
+    const float *ea_m, *ea_logs; /* ElementwiseAffine(2): [2][1] */
+    convflow_t cf[4];            /* flows[1], [3], [5], [7]; reverse skips cf[0] */
+    int n_cf;
+} sdp_t;
+
+typedef struct coupling_t {
+    conv1d_t pre, post;
+    encoder_t enc;
+} coupling_t;
+
+typedef struct resblock_t {
+    int n; /* convs per branch: 3 for type "1", 2 for type "2" */
+    conv1d_t c1[SBV2_MAX_DILATIONS], c2[SBV2_MAX_DILATIONS]; /* c2 unused for type "2" */
+    int dil[SBV2_MAX_DILATIONS];
+} resblock_t;
+
+typedef struct ups_t {
+    float *wt; /* folded weight, re-laid out as [cout][cin][k] */
+    const float *b;
+    int cin, cout, k, stride, pad;
+} ups_t;
+
+typedef struct decoder_t {
+    conv1d_t conv_pre, cond, conv_post;
+    ups_t ups[SBV2_MAX_UPS];
+    resblock_t *res; /* [n_ups * n_res_kernels] */
+} decoder_t;
+
+struct sbv2_model {
+    sbv2_hparams hp;
+    name_map speakers, styles;
+    float *style_vectors; /* [n_styles][256] */
+    int n_style_rows;
+    const float *emb_g;   /* [n_speakers][gin] */
+    text_encoder_t enc_p;
+    dp_t dp;
+    sdp_t sdp;
+    coupling_t flow[8];
+    decoder_t dec;
+    int64_t n_params;
+    int weights_f16;
+    st_file st;
+    /* every buffer the loader allocated (converted or folded weights) */
+    void **owned;
+    size_t n_owned, cap_owned;
+    sbv2_model_info info_cache;
+};
+
+/* Builds every layer from the opened safetensors file (model.c). */
+int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err);
+
+#endif

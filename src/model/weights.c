@@ -1,0 +1,216 @@
+/* Binding safetensors tensors to the layer structs: every key is looked up by
+ * name, its dtype and shape checked against what config.json implies, and
+ * converted to float32 (F32 tensors stay in the mapping when aligned). */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/weights.h"
+
+static int own(wctx *c, void *p) {
+    struct sbv2_model *m = c->m;
+    if (m->n_owned == m->cap_owned) {
+        size_t nc = m->cap_owned ? m->cap_owned * 2 : 256;
+        void **n = realloc(m->owned, nc * sizeof *n);
+        if (!n) return 0;
+        m->owned = n;
+        m->cap_owned = nc;
+    }
+    m->owned[m->n_owned++] = p;
+    return 1;
+}
+
+float *w_alloc(wctx *c, size_t n) {
+    if (c->rc != SBV2_OK) return NULL;
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    if (!p || !own(c, p)) {
+        free(p);
+        c->rc = sbv2_fail(c->err, SBV2_ERR_NO_MEMORY, "out of memory while loading weights");
+        return NULL;
+    }
+    return p;
+}
+
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (man == 0) bits = sign;
+        else { /* subnormal: renormalise */
+            int e = -1;
+            do { e++; man <<= 1; } while (!(man & 0x400));
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
+    size_t o = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && o < n; i++) o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (o < n) snprintf(buf + o, n - o, "]");
+}
+
+const st_tensor *w_find(wctx *c, const char *name) { return st_find(&c->m->st, name); }
+
+/* Returns float32 data for `name` with exactly the given shape, or NULL (and
+ * records the first error) when it is missing, not a float, or mis-shaped. */
+static const float *get_exact(wctx *c, const char *name, int ndim, const int64_t *shape) {
+    if (c->rc != SBV2_OK) return NULL;
+    const st_tensor *t = st_find(&c->m->st, name);
+    if (!t) {
+        c->rc = sbv2_fail(c->err, SBV2_ERR_FORMAT, "missing tensor '%s'", name);
+        return NULL;
+    }
+    if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16) {
+        c->rc = sbv2_fail(c->err, SBV2_ERR_FORMAT, "tensor '%s' has dtype %s, expected F32, F16 or BF16", name,
+                          st_dtype_name(t->dtype));
+        return NULL;
+    }
+    int same = t->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
+    if (!same) {
+        char a[128], b[128];
+        shape_str(a, sizeof a, t->ndim, t->shape);
+        shape_str(b, sizeof b, ndim, shape);
+        c->rc = sbv2_fail(c->err, SBV2_ERR_FORMAT, "tensor '%s' has shape %s, but config.json implies %s", name, a, b);
+        return NULL;
+    }
+    c->m->n_params += (int64_t)t->numel;
+    if (t->dtype == ST_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) return (const float *)t->data;
+    float *out = w_alloc(c, t->numel);
+    if (!out) return NULL;
+    if (t->dtype == ST_F32) {
+        memcpy(out, t->data, t->numel * 4);
+    } else if (t->dtype == ST_F16) {
+        c->m->weights_f16 = 1;
+        for (size_t i = 0; i < t->numel; i++) {
+            uint16_t h;
+            memcpy(&h, t->data + 2 * i, 2);
+            out[i] = half_to_float(h);
+        }
+    } else {
+        c->m->weights_f16 = 1;
+        for (size_t i = 0; i < t->numel; i++) {
+            uint16_t h;
+            memcpy(&h, t->data + 2 * i, 2);
+            uint32_t bits = (uint32_t)h << 16;
+            memcpy(&out[i], &bits, 4);
+        }
+    }
+    for (size_t i = 0; i < t->numel; i++)
+        if (!isfinite(out[i])) {
+            c->rc = sbv2_fail(c->err, SBV2_ERR_FORMAT, "tensor '%s' holds a non-finite value", name);
+            return NULL;
+        }
+    return out;
+}
+
+const float *w_get(wctx *c, int ndim, int64_t d0, int64_t d1, int64_t d2, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    int64_t shape[3] = {d0, d1, d2};
+    return get_exact(c, name, ndim, shape);
+}
+
+/* Conv weight under `prefix`: either `prefix.weight`, or a weight-norm pair
+ * (`weight_g`/`weight_v`, or torch's parametrizations.weight.original0/1)
+ * folded as W = g * v / ||v|| with the norm over every dim but dim 0.
+ * shape is the weight's own shape (ConvTranspose1d: [cin, cout, k]). */
+const float *w_get_wn(wctx *c, const int64_t shape[3], const char *fmt, ...) {
+    if (c->rc != SBV2_OK) return NULL;
+    char prefix[200], gname[256], vname[256], wname[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    snprintf(wname, sizeof wname, "%s.weight", prefix);
+    snprintf(gname, sizeof gname, "%s.weight_g", prefix);
+    snprintf(vname, sizeof vname, "%s.weight_v", prefix);
+    if (!st_find(&c->m->st, gname) && !st_find(&c->m->st, vname)) {
+        char g2[256], v2[256];
+        snprintf(g2, sizeof g2, "%s.parametrizations.weight.original0", prefix);
+        snprintf(v2, sizeof v2, "%s.parametrizations.weight.original1", prefix);
+        if (st_find(&c->m->st, g2) || st_find(&c->m->st, v2)) {
+            memcpy(gname, g2, sizeof g2);
+            memcpy(vname, v2, sizeof v2);
+        } else if (st_find(&c->m->st, wname)) {
+            return get_exact(c, wname, 3, shape);
+        }
+    }
+    int64_t gshape[3] = {shape[0], 1, 1};
+    const float *g = get_exact(c, gname, 3, gshape);
+    const float *v = get_exact(c, vname, 3, shape);
+    if (!g || !v) return NULL;
+    size_t inner = (size_t)(shape[1] * shape[2]);
+    float *w = w_alloc(c, (size_t)shape[0] * inner);
+    if (!w) return NULL;
+    for (int64_t o = 0; o < shape[0]; o++) {
+        const float *vo = v + (size_t)o * inner;
+        double ss = 0;
+        for (size_t i = 0; i < inner; i++) ss += (double)vo[i] * vo[i];
+        float scale = (float)(g[o] / sqrt(ss));
+        if (!(ss > 0) || !isfinite(scale)) {
+            c->rc = sbv2_fail(c->err, SBV2_ERR_FORMAT, "'%s' has a zero row %lld: weight norm is undefined", vname,
+                              (long long)o);
+            return NULL;
+        }
+        for (size_t i = 0; i < inner; i++) w[(size_t)o * inner + i] = vo[i] * scale;
+    }
+    return w;
+}
+
+void w_conv(wctx *c, conv1d_t *conv, int cout, int cin, int k, int bias, const char *fmt, ...) {
+    char prefix[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    conv->cout = cout, conv->cin = cin, conv->k = k;
+    conv->w = w_get(c, 3, cout, cin, k, "%s.weight", prefix);
+    conv->b = bias ? w_get(c, 1, cout, 0, 0, "%s.bias", prefix) : NULL;
+}
+
+void w_linear(wctx *c, conv1d_t *lin, int cout, int cin, const char *fmt, ...) {
+    char prefix[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    lin->cout = cout, lin->cin = cin, lin->k = 1;
+    lin->w = w_get(c, 2, cout, cin, 0, "%s.weight", prefix);
+    lin->b = w_get(c, 1, cout, 0, 0, "%s.bias", prefix);
+}
+
+void w_wn_conv(wctx *c, conv1d_t *conv, int cout, int cin, int k, const char *fmt, ...) {
+    char prefix[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    int64_t shape[3] = {cout, cin, k};
+    conv->cout = cout, conv->cin = cin, conv->k = k;
+    conv->w = w_get_wn(c, shape, "%s", prefix);
+    conv->b = w_get(c, 1, cout, 0, 0, "%s.bias", prefix);
+}
+
+void w_layernorm(wctx *c, layernorm_t *ln, int ch, const char *fmt, ...) {
+    char prefix[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    ln->c = ch;
+    ln->gamma = w_get(c, 1, ch, 0, 0, "%s.gamma", prefix);
+    ln->beta = w_get(c, 1, ch, 0, 0, "%s.beta", prefix);
+}

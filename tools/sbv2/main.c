@@ -1,0 +1,54 @@
+/* sbv2: command-line front end of libsbv2. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "sbv2.h"
+#include "cli.h"
+
+static void usage(FILE *fp) {
+    fprintf(fp,
+            "sbv2 %s - Style-Bert-VITS2 text-to-speech in C\n"
+            "\n"
+            "usage:\n"
+            "  sbv2 info MODEL [--json]\n"
+            "      architecture, dimensions, parameters, speakers and styles of a model\n"
+            "  sbv2 infer MODEL --inputs DIR --output OUT.npy [--wav OUT.wav] [--seed N]\n"
+            "             [--threads N] [--dump DIR]\n"
+            "      run net_g.infer() on DIR/in_<name>.npy (SBV2's ONNX inputs)\n"
+            "  sbv2 testmodel OUTDIR [--size tiny|full] [--arch jp-extra|multilingual] [--seed N]\n"
+            "      write a random-weight model in SBV2's file layout (noise, not speech)\n"
+            "  sbv2 demo MODEL --wav OUT.wav [--tokens N] [--seed N] [--threads N]\n"
+            "      synthesize random phone/BERT inputs with a model (smoke test)\n"
+            "\n"
+            "MODEL is a directory holding config.json, style_vectors.npy and one\n"
+            ".safetensors file, or the path of the .safetensors file itself.\n"
+            "Run 'sbv2 COMMAND --help' for the options of one command.\n",
+            sbv2_version_string());
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("sbv2 %s (%s)\n", sbv2_version_string(), sbv2_system_info());
+        return 0;
+    }
+    if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "infer")) return cmd_infer(argc - 1, argv + 1);
+    if (!strcmp(cmd, "testmodel")) return cmd_testmodel(argc - 1, argv + 1);
+    if (!strcmp(cmd, "demo")) return cmd_demo(argc - 1, argv + 1);
+    fprintf(stderr, "sbv2: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}
