@@ -1,0 +1,15 @@
+#!/bin/bash
+# Builds with -Werror and runs every test twice: under ASan+UBSan (build-asan/)
+# and optimised (build/, where the CLI lives). Parity tests read the golden
+# data in ../shared/golden.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/deps.sh
+jobs=$(nproc)
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSBV2_SANITIZE=ON -DSBV2_WERROR=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j"$jobs"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSBV2_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs"

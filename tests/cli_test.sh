@@ -1,0 +1,86 @@
+#!/bin/bash
+# End-to-end tests of the sbv2 CLI: info, infer (against the golden output),
+# dumps, WAV output, clear errors for bad inputs, testmodel + demo.
+# usage: cli_test.sh BUILD_DIR GOLDEN_DIR
+set -u
+BUILD=$1
+GOLDEN=$2
+SBV2=$BUILD/sbv2
+CMP=$BUILD/tests/npy_compare
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+check() { # name, command...
+    local name=$1; shift
+    if "$@" >"$TMP/log" 2>&1; then ok "$name"; else bad "$name"; sed 's/^/     /' "$TMP/log"; fi
+}
+expect_error() { # name, message substring, command...
+    local name=$1 msg=$2; shift 2
+    if "$@" >"$TMP/log" 2>&1; then bad "$name (succeeded)"
+    elif grep -q -- "$msg" "$TMP/log"; then ok "$name"
+    else bad "$name (no '$msg' in: $(cat "$TMP/log"))"; fi
+}
+
+if [ ! -d "$GOLDEN/netg" ]; then
+    if [ "${CI:-}" = "true" ]; then echo "FAIL: golden data missing at $GOLDEN"; exit 1; fi
+    echo "SKIP: golden data missing at $GOLDEN"; exit 77
+fi
+JPX=$GOLDEN/netg/tiny-jp-extra
+V2=$GOLDEN/netg/tiny-v2
+
+check "help" "$SBV2" --help
+expect_error "unknown command" "unknown command" "$SBV2" frobnicate
+check "info text" "$SBV2" info "$JPX/model.safetensors"
+"$SBV2" info --json "$JPX/model.safetensors" >"$TMP/info.json" 2>&1
+if grep -q '"architecture": "JP-Extra"' "$TMP/info.json" && grep -q '"spk_b": 1' "$TMP/info.json" &&
+   grep -q '"Sad": 2' "$TMP/info.json" && grep -q '"hidden_channels": 24' "$TMP/info.json"; then ok "info --json JP-Extra"
+else bad "info --json JP-Extra: $(cat "$TMP/info.json")"; fi
+"$SBV2" info --json "$V2/model.safetensors" >"$TMP/info2.json" 2>&1
+if grep -q '"architecture": "multilingual"' "$TMP/info2.json" && grep -q '"n_layers_trans_flow": 4' "$TMP/info2.json"; then
+    ok "info --json multilingual"
+else bad "info --json multilingual: $(cat "$TMP/info2.json")"; fi
+expect_error "two safetensors in a directory" "pass the path" "$SBV2" info "$JPX"
+
+for model in "$JPX" "$V2"; do
+    c=$model/cases/c1_len7
+    name=$(basename "$model")
+    check "infer $name" "$SBV2" infer "$model/model.safetensors" --inputs "$c" --output "$TMP/$name.npy" \
+        --wav "$TMP/$name.wav" --dump "$TMP/dump_$name" --seed 7 --threads 2
+    check "infer $name output vs golden" "$CMP" "$TMP/$name.npy" "$c/output.npy" 1e-4
+    check "infer $name dumped z vs golden" "$CMP" "$TMP/dump_$name/z.npy" "$c/z.npy" 1e-4
+    check "infer $name dumped y_lengths exact" "$CMP" "$TMP/dump_$name/y_lengths.npy" "$c/y_lengths.npy" 0
+    samples=$(( ($(stat -c %s "$TMP/$name.wav") - 44) / 2 ))
+    frames=$(( samples / 512 ))
+    if [ "$samples" -gt 0 ] && [ $((frames * 512)) -eq "$samples" ] && head -c 4 "$TMP/$name.wav" | grep -q RIFF; then
+        ok "infer $name wav ($samples samples)"
+    else bad "infer $name wav"; fi
+done
+
+# malformed inputs: clear errors, no crash
+cp -r "$JPX/cases/c1_len7" "$TMP/bad"
+cp "$TMP/bad/in_bert.npy" "$TMP/bad/in_x_tst.npy"
+expect_error "wrong dtype" "dtype float32, expected int64" "$SBV2" infer "$JPX/model.safetensors" --inputs "$TMP/bad" --output "$TMP/x.npy"
+cp "$JPX/cases/c1_len7/in_x_tst.npy" "$TMP/bad/in_x_tst.npy"
+cp "$JPX/cases/c2_len33/in_tones.npy" "$TMP/bad/in_tones.npy"
+expect_error "wrong length" "expected 7" "$SBV2" infer "$JPX/model.safetensors" --inputs "$TMP/bad" --output "$TMP/x.npy"
+rm "$TMP/bad/in_tones.npy"
+expect_error "missing input" "in_tones.npy" "$SBV2" infer "$JPX/model.safetensors" --inputs "$TMP/bad" --output "$TMP/x.npy"
+expect_error "v2 needs ja_bert" "in_ja_bert.npy" "$SBV2" infer "$V2/model.safetensors" --inputs "$JPX/cases/c1_len7" --output "$TMP/x.npy"
+expect_error "missing option" "usage" "$SBV2" infer "$JPX/model.safetensors"
+expect_error "bad threads" "bad --threads" "$SBV2" infer "$JPX/model.safetensors" --inputs x --output y --threads 0
+
+# random models in SBV2's layout, both architectures and both resblock types
+check "testmodel jp-extra" "$SBV2" testmodel "$TMP/m1" --seed 3
+check "demo jp-extra" "$SBV2" demo "$TMP/m1" --wav "$TMP/m1.wav" --seed 1 --tokens 12 --style Style_2 --speaker speaker_1
+check "testmodel multilingual resblock 2" "$SBV2" testmodel "$TMP/m2" --arch multilingual --resblock 2 --speakers 4 --styles 6
+check "demo multilingual resblock 2" "$SBV2" demo "$TMP/m2/model.safetensors" --wav "$TMP/m2.wav" --tokens 12 --style 5 --speaker 3
+expect_error "demo unknown style" "style" "$SBV2" demo "$TMP/m1" --wav "$TMP/x.wav" --style Nope
+"$SBV2" demo "$TMP/m1" --wav "$TMP/a.wav" --seed 5 --tokens 8 --noise 0.7 >/dev/null 2>&1
+"$SBV2" demo "$TMP/m1" --wav "$TMP/b.wav" --seed 5 --tokens 8 --noise 0.7 >/dev/null 2>&1
+if cmp -s "$TMP/a.wav" "$TMP/b.wav"; then ok "demo seed reproducible"; else bad "demo seed reproducible"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
