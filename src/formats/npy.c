@@ -37,7 +37,7 @@ static const char *dict_value(const char *h, const char *end, const char *key) {
             if (p >= end || *p != ':') return NULL;
             p++;
             while (p < end && isspace((unsigned char)*p)) p++;
-            return p;
+            return p < end ? p : NULL; /* the value must start inside the header */
         }
     }
     return NULL;
@@ -64,6 +64,7 @@ int npy_parse(npy_array *a, const uint8_t *buf, size_t size, sbv2_error *err) {
     const char *d = dict_value(h, he, "descr");
     if (!d || (*d != '\'' && *d != '"')) return sbv2_fail(err, SBV2_ERR_FORMAT, ".npy header has no 'descr'");
     char q = *d++;
+    if (d >= he) return sbv2_fail(err, SBV2_ERR_FORMAT, ".npy header: bad 'descr'");
     const char *dq = memchr(d, q, (size_t)(he - d));
     if (!dq || dq - d > 8) return sbv2_fail(err, SBV2_ERR_FORMAT, ".npy header: bad 'descr'");
     char descr[9] = {0};
@@ -111,7 +112,8 @@ int npy_parse(npy_array *a, const uint8_t *buf, size_t size, sbv2_error *err) {
 int npy_load(npy_array *a, const char *path, sbv2_error *err) {
     memset(a, 0, sizeof *a);
     FILE *fp = fopen(path, "rb");
-    if (!fp) return sbv2_fail(err, SBV2_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    if (!fp)
+        return sbv2_fail(err, errno == ENOENT ? SBV2_ERR_NOT_FOUND : SBV2_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     if (fseek(fp, 0, SEEK_END) != 0) { fclose(fp); return sbv2_fail(err, SBV2_ERR_IO, "cannot read %s", path); }
     long len = ftell(fp);
     rewind(fp);
@@ -121,6 +123,7 @@ int npy_load(npy_array *a, const char *path, sbv2_error *err) {
     size_t got = fread(buf, 1, (size_t)len, fp);
     fclose(fp);
     if (got != (size_t)len) { free(buf); return sbv2_fail(err, SBV2_ERR_IO, "short read on %s", path); }
+    buf[len] = 0;
     int rc = npy_parse(a, buf, (size_t)len, err);
     free(buf);
     if (rc != SBV2_OK && err) {

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -79,8 +80,15 @@ int st_parse(st_file *f, const uint8_t *data, size_t size, sbv2_error *err) {
                          (unsigned long long)n, size - 8);
     const char *hdr = (const char *)data + 8;
     if (hdr[0] != '{') return sbv2_fail(err, SBV2_ERR_FORMAT, "header does not start with '{'");
-    cJSON *root = cJSON_ParseWithLength(hdr, (size_t)n);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(hdr, (size_t)n, &end, 0);
     if (!root) return sbv2_fail(err, SBV2_ERR_FORMAT, "header is not valid JSON");
+    /* only padding spaces may follow the object */
+    for (const char *p = end; p && p < hdr + n; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != 0) {
+            cJSON_Delete(root);
+            return sbv2_fail(err, SBV2_ERR_FORMAT, "header has trailing bytes after the JSON object");
+        }
     int rc = SBV2_OK;
     range_t *ranges = NULL;
     if (!cJSON_IsObject(root)) { rc = sbv2_fail(err, SBV2_ERR_FORMAT, "header is not a JSON object"); goto out; }
@@ -173,7 +181,8 @@ out:
 int st_open(st_file *f, const char *path, sbv2_error *err) {
     memset(f, 0, sizeof *f);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return sbv2_fail(err, SBV2_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    if (fd < 0)
+        return sbv2_fail(err, errno == ENOENT ? SBV2_ERR_NOT_FOUND : SBV2_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
@@ -190,7 +199,9 @@ int st_open(st_file *f, const char *path, sbv2_error *err) {
     int rc = st_parse(f, map, size, err);
     if (rc != SBV2_OK) {
         munmap(map, size);
-        sbv2_error_prefix(err, "safetensors: ");
+        char pre[300];
+        snprintf(pre, sizeof pre, "%s: ", path);
+        sbv2_error_prefix(err, pre);
         return rc;
     }
     f->map = map;

@@ -3,6 +3,7 @@
  * The architecture follows SBV2's own rule (infer.py get_net_g): a version
  * ending in "JP-Extra" is models_jp_extra.py, anything else models.py. */
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,8 +87,14 @@ int sbv2_config_parse(const char *json, size_t len, sbv2_hparams *hp, name_map *
     memset(hp, 0, sizeof *hp);
     memset(spk, 0, sizeof *spk);
     memset(sty, 0, sizeof *sty);
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!root) return sbv2_fail(err, SBV2_ERR_FORMAT, "not valid JSON");
+    for (const char *p = end; p && p < json + len; p++) /* as Python's json.load: nothing after the value */
+        if (!isspace((unsigned char)*p) && *p != 0) {
+            cJSON_Delete(root);
+            return sbv2_fail(err, SBV2_ERR_FORMAT, "not valid JSON (trailing data after the top-level object)");
+        }
     int rc = SBV2_OK;
     const cJSON *data = NULL, *model = NULL, *ver = NULL, *name = NULL;
     if (!cJSON_IsObject(root)) { rc = sbv2_fail(err, SBV2_ERR_FORMAT, "top level is not a JSON object"); goto out; }
@@ -233,6 +240,7 @@ int sbv2_config_parse(const char *json, size_t len, sbv2_hparams *hp, name_map *
         if (nl) {
             if ((rc = get_int(model, "model", "n_layers_trans_flow", 0, 3, 1024, &hp->n_layers_trans_flow, err)) != SBV2_OK)
                 goto out;
+            hp->n_layers_trans_flow_from_config = 1;
         }
     }
     hp->flow_kernel = 5;
