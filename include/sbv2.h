@@ -175,6 +175,26 @@ SBV2_API SBV2_WARN_UNUSED int sbv2_infer(sbv2_state *state, const sbv2_infer_inp
                                          const sbv2_infer_params *params, float **audio,
                                          size_t *n_samples, sbv2_error *err);
 
+/* ---- ONNX export ------------------------------------------------------------ */
+
+typedef struct sbv2_export_options {
+    size_t struct_size;  /* = sizeof(sbv2_export_options); set by the default */
+    int aivmx;           /* also write AivisSpeech's AIVMX metadata (aivm_manifest, ...) */
+    const char *model_file_name; /* for AIVMX epochs/steps ("name_e100_s2000.safetensors"); may be NULL */
+} sbv2_export_options;
+
+SBV2_API sbv2_export_options sbv2_export_default_options(void);
+
+/* Writes the generator's inference path as an ONNX graph (opset 17) with the
+ * exact input/output signature of SBV2's convert_onnx.py: inputs x_tst,
+ * x_tst_lengths, sid, tones, language, bert (+ ja_bert, en_bert for the older
+ * architecture), style_vec, length_scale, sdp_ratio, noise_scale,
+ * noise_scale_w; output "output" [batch, 1, samples]. Weights are folded fp32;
+ * the noise is drawn inside the graph (RandomNormalLike). The file carries
+ * config.json, the style vectors and the speaker/style maps as metadata. */
+SBV2_API SBV2_WARN_UNUSED int sbv2_export_onnx(const sbv2_model *model, const char *path,
+                                               const sbv2_export_options *options, sbv2_error *err);
+
 SBV2_API void sbv2_free(void *p);
 
 #ifdef __cplusplus

@@ -140,33 +140,48 @@ void npy_free(npy_array *a) {
     a->data = NULL;
 }
 
-int npy_save(const char *path, npy_dtype dtype, int ndim, const int64_t *shape, const void *data,
-             sbv2_error *err) {
+uint8_t *npy_encode(npy_dtype dtype, int ndim, const int64_t *shape, const void *data, size_t *out_len) {
     const char *descr = NULL;
     for (size_t i = 0; i < sizeof k_types / sizeof k_types[0]; i++)
         if (k_types[i].t == dtype) descr = k_types[i].descr;
-    if (!descr || ndim < 0 || ndim > NPY_MAX_DIMS) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "npy_save: bad dtype/ndim");
+    if (!descr || ndim < 0 || ndim > NPY_MAX_DIMS) return NULL;
     char dict[256];
     int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
     size_t numel = 1;
     for (int i = 0; i < ndim; i++) {
-        n += snprintf(dict + n, sizeof dict - (size_t)n, "%lld%s", (long long)shape[i], (ndim == 1 || i + 1 < ndim) ? ", " : "");
+        n += snprintf(dict + n, sizeof dict - (size_t)n, "%lld%s", (long long)shape[i], i + 1 < ndim ? ", " : "");
         numel *= (size_t)shape[i];
     }
-    if (ndim == 1) n -= 1; /* "(5, )" -> "(5,)" */
-    n += snprintf(dict + n, sizeof dict - (size_t)n, "), }");
-    size_t total = 10 + (size_t)n + 1;
-    size_t pad = (64 - total % 64) % 64;
+    n += snprintf(dict + n, sizeof dict - (size_t)n, "%s), }", ndim == 1 ? "," : "");
+    /* header padded with spaces and ended by '\n' so the data start is 64-aligned */
+    size_t hl = (size_t)n + 1;
+    hl += (64 - (10 + hl) % 64) % 64;
+    size_t nb = numel * dtype_size(dtype), total = 10 + hl + nb;
+    uint8_t *buf = malloc(total);
+    if (!buf) return NULL;
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (uint8_t)(hl & 0xff), buf[9] = (uint8_t)(hl >> 8);
+    memset(buf + 10, ' ', hl);
+    memcpy(buf + 10, dict, (size_t)n);
+    buf[10 + hl - 1] = '\n';
+    if (nb) memcpy(buf + 10 + hl, data, nb);
+    *out_len = total;
+    return buf;
+}
+
+int npy_save(const char *path, npy_dtype dtype, int ndim, const int64_t *shape, const void *data,
+             sbv2_error *err) {
+    size_t len;
+    uint8_t *buf = npy_encode(dtype, ndim, shape, data, &len);
+    if (!buf) return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "npy_save: bad arguments or out of memory");
     FILE *fp = fopen(path, "wb");
-    if (!fp) return sbv2_fail(err, SBV2_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    uint16_t hl = (uint16_t)((size_t)n + pad + 1);
-    uint8_t pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (uint8_t)(hl & 0xff), (uint8_t)(hl >> 8)};
-    int ok = fwrite(pre, 1, 10, fp) == 10 && fwrite(dict, 1, (size_t)n, fp) == (size_t)n;
-    for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', fp) != EOF;
-    ok = ok && fputc('\n', fp) != EOF;
-    size_t nb = numel * dtype_size(dtype);
-    ok = ok && (nb == 0 || fwrite(data, 1, nb, fp) == nb);
+    if (!fp) {
+        free(buf);
+        return sbv2_fail(err, SBV2_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    }
+    int ok = fwrite(buf, 1, len, fp) == len;
     ok = (fclose(fp) == 0) && ok;
+    free(buf);
     if (!ok) return sbv2_fail(err, SBV2_ERR_IO, "cannot write %s", path);
     return SBV2_OK;
 }

@@ -21,7 +21,9 @@ const char *npy_dtype_name(npy_dtype t);
 int npy_parse(npy_array *a, const uint8_t *buf, size_t size, sbv2_error *err);
 int npy_load(npy_array *a, const char *path, sbv2_error *err);
 void npy_free(npy_array *a);
-/* Writes float32 / int64 arrays (version 1.0). */
+/* The bytes of a version 1.0 .npy file (malloc()ed), or NULL. */
+uint8_t *npy_encode(npy_dtype dtype, int ndim, const int64_t *shape, const void *data, size_t *out_len);
+/* Writes an array as a version 1.0 .npy file. */
 int npy_save(const char *path, npy_dtype dtype, int ndim, const int64_t *shape, const void *data,
              sbv2_error *err);
 

@@ -155,7 +155,7 @@ int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
         u->stride = hp->ups_rates[i];
         u->pad = (u->k - u->stride) / 2;
         int64_t shape[3] = {u->cin, u->cout, u->k};
-        const float *w = w_get_wn(&c, shape, "dec.ups.%d", i);
+        const float *w = u->w = w_get_wn(&c, shape, "dec.ups.%d", i);
         u->b = w_get(&c, 1, u->cout, 0, 0, "dec.ups.%d.bias", i);
         u->wt = w_alloc(&c, (size_t)u->cin * u->cout * u->k);
         if (w && u->wt)

@@ -47,6 +47,7 @@ void sbv2_model_free(sbv2_model *m) {
     for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->style_vectors);
+    free(m->config_json);
     name_map_free(&m->speakers);
     name_map_free(&m->styles);
     st_close(&m->st);
@@ -116,7 +117,7 @@ sbv2_model *sbv2_model_load_files(const char *st_path, const char *config_path, 
             sbv2_error_prefix(err, pre);
         }
     }
-    free(json);
+    m->config_json = json;
     if (rc == SBV2_OK) rc = load_style_vectors(m, sv_path, err);
     if (rc == SBV2_OK) rc = st_open(&m->st, st_path, err);
     if (rc == SBV2_OK) {

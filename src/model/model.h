@@ -116,7 +116,8 @@ typedef struct resblock_t {
 } resblock_t;
 
 typedef struct ups_t {
-    float *wt; /* folded weight, re-laid out as [cout][cin][k] */
+    const float *w; /* folded weight as PyTorch/ONNX lay it out: [cin][cout][k] */
+    float *wt;      /* the same re-laid out as [cout][cin][k] for the native kernel */
     const float *b;
     int cin, cout, k, stride, pad;
 } ups_t;
@@ -144,7 +145,7 @@ struct sbv2_model {
     /* every buffer the loader allocated (converted or folded weights) */
     void **owned;
     size_t n_owned, cap_owned;
-    sbv2_model_info info_cache;
+    char *config_json;   /* config.json as read (ONNX metadata) */
 };
 
 /* Builds every layer from the opened safetensors file (model.c). */

@@ -25,7 +25,9 @@ static const char *k_usage =
     "  --wav F        also a 16-bit PCM WAV at the model's sampling rate\n"
     "  --seed N       noise seed (default: random); the same seed gives the same audio\n"
     "  --threads N    worker threads (default 1)\n"
-    "  --dump DIR     write every intermediate tensor as DIR/<name>.npy\n";
+    "  --dump DIR     write every intermediate tensor as DIR/<name>.npy\n"
+    "  --length-scale X, --sdp-ratio X, --noise-scale X, --noise-scale-w X\n"
+    "                 override the scalar read from DIR\n";
 
 int cli_parse_u64(const char *s, uint64_t *out) {
     if (!s || !*s) return 0;
@@ -88,6 +90,9 @@ int cmd_infer(int argc, char **argv) {
     const char *model_path = NULL, *in_dir = NULL, *out_npy = NULL, *out_wav = NULL, *dump_dir = NULL;
     uint64_t seed = 0, threads = 1;
     int have_seed = 0;
+    const char *ovr_name[4] = {"--length-scale", "--sdp-ratio", "--noise-scale", "--noise-scale-w"};
+    float ovr_val[4];
+    int ovr_set[4] = {0, 0, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -105,6 +110,13 @@ int cmd_infer(int argc, char **argv) {
                 return 2;
             }
             i++;
+        } else if (a[0] == '-' && v && (!strcmp(a, ovr_name[0]) || !strcmp(a, ovr_name[1]) || !strcmp(a, ovr_name[2]) || !strcmp(a, ovr_name[3]))) {
+            int k = 0;
+            while (strcmp(a, ovr_name[k])) k++;
+            char *end;
+            ovr_val[k] = strtof(v, &end);
+            if (!*v || *end) { fprintf(stderr, "sbv2 infer: bad %s %s\n", a, v); return 2; }
+            ovr_set[k] = 1, i++;
         } else if (a[0] == '-') {
             fprintf(stderr, "sbv2 infer: unknown or incomplete option %s\n%s", a, k_usage);
             return 2;
@@ -174,6 +186,9 @@ int cmd_infer(int argc, char **argv) {
     p.sdp_ratio = ((float *)in[SDP].a.data)[0];
     p.noise_scale = ((float *)in[NS].a.data)[0];
     p.noise_scale_w = ((float *)in[NSW].a.data)[0];
+    float *scal[4] = {&p.length_scale, &p.sdp_ratio, &p.noise_scale, &p.noise_scale_w};
+    for (int k = 0; k < 4; k++)
+        if (ovr_set[k]) *scal[k] = ovr_val[k];
     p.seed = seed;
     p.n_threads = (int)threads;
     dump_ctx dc = {dump_dir, 0};

@@ -1,0 +1,83 @@
+#!/bin/bash
+# sbv2 convert, checked with ONNX Runtime (npm onnxruntime-node): every golden
+# model is exported, every case runs in ONE session per model (dynamic axes),
+# output within 1e-4 of SBV2's PyTorch output with full optimisation and with
+# optimisation disabled, no ORT warning, finite audio with noise on, and the
+# same length as sbv2c's. usage: onnx_test.sh BUILD_DIR GOLDEN_DIR ORT_DIR
+set -u
+BUILD=$1
+GOLDEN=$2
+ORT=$3
+SBV2=$BUILD/sbv2
+CMP=$BUILD/tests/npy_compare
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+
+if [ ! -d "$GOLDEN/netg" ]; then
+    if [ "${CI:-}" = "true" ]; then echo "FAIL: golden data missing at $GOLDEN"; exit 1; fi
+    echo "SKIP: golden data missing"; exit 77
+fi
+if [ ! -d "$ORT/node_modules/onnxruntime-node" ]; then
+    if [ "${CI:-}" = "true" ]; then echo "FAIL: onnxruntime-node not installed in $ORT"; exit 1; fi
+    echo "SKIP: onnxruntime-node not installed (cd tests/ort && npm install --ignore-scripts)"; exit 77
+fi
+
+for mdir in "$GOLDEN"/netg/*/; do
+    [ -f "$mdir/cases.json" ] || continue
+    name=$(basename "$mdir")
+    onnx=$TMP/$name.onnx
+    if "$SBV2" convert "$mdir/model.safetensors" -o "$onnx" >"$TMP/log" 2>&1; then ok "$name: convert"
+    else bad "$name: convert: $(cat "$TMP/log")"; continue; fi
+    # cases that use the fp32 weights (the fp16 case has its own weights file)
+    cases=()
+    for c in "$mdir"/cases/*/; do [ -f "$c/in_x_tst.npy" ] && cases+=("${c%/}"); done
+    for opt in all disabled; do
+        mkdir -p "$TMP/out_$opt"
+        if node "$ORT/run.js" --opt "$opt" "$onnx" "$TMP/out_$opt" "${cases[@]}" >"$TMP/ort.log" 2>&1; then
+            if grep -q "\[W:" "$TMP/ort.log"; then bad "$name ($opt): ORT warnings: $(grep '\[W:' "$TMP/ort.log" | head -3)"
+            else ok "$name ($opt): ORT ran ${#cases[@]} cases in one session without warnings"; fi
+        else bad "$name ($opt): ORT failed: $(tail -5 "$TMP/ort.log")"; continue; fi
+        for c in "${cases[@]}"; do
+            cn=$(basename "$c")
+            if r=$("$CMP" "$TMP/out_$opt/$cn.npy" "$c/output.npy" 1e-4 2>&1); then ok "$name/$cn ($opt): $r"
+            else bad "$name/$cn ($opt): $r"; fi
+        done
+    done
+    # noise inside the graph: finite audio, same length as sbv2c (durations fixed by sdp_ratio 0)
+    c=${cases[2]:-${cases[0]}}
+    mkdir -p "$TMP/noise"
+    if node "$ORT/run.js" --set noise_scale=0.667 --set noise_scale_w=0.8 --set sdp_ratio=0 "$onnx" "$TMP/noise" "$c" >"$TMP/ort.log" 2>&1 &&
+       "$SBV2" infer "$mdir/model.safetensors" --inputs "$c" --output "$TMP/noise/sbv2c.npy" --noise-scale 0.667 \
+           --noise-scale-w 0.8 --sdp-ratio 0 --seed 1 >/dev/null 2>&1; then
+        a=$(stat -c %s "$TMP/noise/$(basename "$c").npy"); b=$(stat -c %s "$TMP/noise/sbv2c.npy")
+        if grep -q "finite" "$TMP/ort.log" && ! grep -q "NOT FINITE" "$TMP/ort.log" && [ "$a" = "$b" ] &&
+           ! "$CMP" "$TMP/noise/$(basename "$c").npy" "$c/output.npy" 1e-3 >/dev/null 2>&1; then
+            ok "$name: noisy graph gives finite audio of sbv2c's length ($(( (a - 128) / 4 )) samples)"
+        else bad "$name: noisy graph: $(cat "$TMP/ort.log") sizes $a vs $b"; fi
+    else bad "$name: noisy run failed: $(tail -3 "$TMP/ort.log")"; fi
+done
+
+# CLI behaviour of convert
+J=$GOLDEN/netg/tiny-jp-extra
+mkdir -p "$TMP/m"
+cp "$J/model.safetensors" "$J/config.json" "$J/style_vectors.npy" "$TMP/m/"
+mv "$TMP/m/model.safetensors" "$TMP/m/voice_e10_s200.safetensors"
+if "$SBV2" convert "$TMP/m" >/dev/null 2>&1 && [ -s "$TMP/m/voice_e10_s200.onnx" ]; then ok "convert: default output beside the model"
+else bad "convert: default output beside the model"; fi
+before=$(stat -c %Y "$TMP/m/voice_e10_s200.onnx")
+sleep 1
+"$SBV2" convert "$TMP/m" >"$TMP/log" 2>&1
+if grep -q "keeping it" "$TMP/log" && [ "$(stat -c %Y "$TMP/m/voice_e10_s200.onnx")" = "$before" ]; then ok "convert: existing output kept"
+else bad "convert: existing output kept"; fi
+"$SBV2" convert "$TMP/m" --force >/dev/null 2>&1
+if [ "$(stat -c %Y "$TMP/m/voice_e10_s200.onnx")" != "$before" ]; then ok "convert: --force overwrites"; else bad "convert: --force overwrites"; fi
+rm "$TMP/m/style_vectors.npy"
+if ! "$SBV2" convert "$TMP/m" --force >"$TMP/log" 2>&1 && grep -q "style_vectors.npy" "$TMP/log"; then ok "convert: all three files required"
+else bad "convert: all three files required: $(cat "$TMP/log")"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
