@@ -5,6 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
+# Test-time only: ONNX Runtime from npm, to run the graphs `sbv2 convert` writes.
+# --ignore-scripts: its install script only fetches optional GPU files.
+if ! command -v npm >/dev/null; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm
+fi
+if [ ! -d tests/ort/node_modules/onnxruntime-node ]; then
+    (cd tests/ort && npm install --ignore-scripts --no-audit --no-fund --no-package-lock)
+fi
 jobs=$(nproc)
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSBV2_SANITIZE=ON -DSBV2_WERROR=ON >/dev/null
 cmake --build build-asan -j"$jobs"

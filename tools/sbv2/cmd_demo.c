@@ -2,20 +2,25 @@
  * BERT features) with a model. With a trained voice it babbles; with the
  * random test model it makes noise. It exercises the whole generator until
  * the text frontend and BERT land. */
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
 #include "core/rng.h"
+#include "formats/npy.h"
 #include "formats/wav.h"
 #include "sbv2.h"
 
 static const char *k_usage =
     "usage: sbv2 demo MODEL --wav OUT.wav [--tokens N] [--speaker NAME|ID]\n"
     "                 [--style NAME|ID] [--style-weight W] [--length-scale X]\n"
-    "                 [--sdp-ratio X] [--noise X] [--noise-w X] [--seed N] [--threads N]\n";
+    "                 [--sdp-ratio X] [--noise X] [--noise-w X] [--seed N] [--threads N]\n"
+    "                 [--save-inputs DIR]\n"
+    "  --save-inputs DIR  also write the inputs as DIR/in_<name>.npy (sbv2 infer / ONNX Runtime)\n";
 
 /* A name or a numeric id. */
 static int resolve(const char *s, int (*by_name)(const sbv2_model *, const char *), const sbv2_model *m) {
@@ -33,8 +38,39 @@ static int parse_float(const char *s, float *out) {
     return 1;
 }
 
+/* The inputs in SBV2's ONNX layout, batch 1. */
+static int save_inputs(const char *dir, const sbv2_infer_input *in, const sbv2_infer_params *p, int multi) {
+    sbv2_error err;
+    char path[4200];
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "sbv2 demo: cannot create %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    const int64_t L = (int64_t)in->n_tokens, s1[1] = {1}, sL[2] = {1, L}, sB[3] = {1, SBV2_BERT_DIM, L}, sS[2] = {1, SBV2_STYLE_DIM};
+    const int64_t len = L, sid = in->speaker_id;
+    float *zeros = calloc((size_t)SBV2_BERT_DIM * (size_t)L, sizeof(float));
+    struct { const char *name; npy_dtype t; int nd; const int64_t *shape; const void *data; } f[] = {
+        {"x_tst", NPY_I64, 2, sL, in->phone_ids}, {"x_tst_lengths", NPY_I64, 1, s1, &len}, {"sid", NPY_I64, 1, s1, &sid},
+        {"tones", NPY_I64, 2, sL, in->tone_ids}, {"language", NPY_I64, 2, sL, in->lang_ids}, {"bert", NPY_F32, 3, sB, in->bert},
+        {"ja_bert", NPY_F32, 3, sB, in->bert}, {"en_bert", NPY_F32, 3, sB, zeros}, {"style_vec", NPY_F32, 2, sS, in->style_vec},
+        {"length_scale", NPY_F32, 0, NULL, &p->length_scale}, {"sdp_ratio", NPY_F32, 0, NULL, &p->sdp_ratio},
+        {"noise_scale", NPY_F32, 0, NULL, &p->noise_scale}, {"noise_scale_w", NPY_F32, 0, NULL, &p->noise_scale_w},
+    };
+    int rc = zeros ? 0 : 1;
+    for (size_t i = 0; !rc && i < sizeof f / sizeof f[0]; i++) {
+        if (!multi && (i == 6 || i == 7)) continue;
+        snprintf(path, sizeof path, "%s/in_%s.npy", dir, f[i].name);
+        if (npy_save(path, f[i].t, f[i].nd, f[i].shape, f[i].data, &err) != SBV2_OK) {
+            fprintf(stderr, "sbv2 demo: %s\n", err.message);
+            rc = 1;
+        }
+    }
+    free(zeros);
+    return rc;
+}
+
 int cmd_demo(int argc, char **argv) {
-    const char *model_path = NULL, *wav = NULL, *spk = "0", *sty = "0";
+    const char *model_path = NULL, *wav = NULL, *spk = "0", *sty = "0", *save = NULL;
     uint64_t tokens = 40, seed = (uint64_t)time(NULL), threads = 1;
     sbv2_infer_params p = sbv2_infer_default_params();
     float style_weight = 1.0f;
@@ -43,6 +79,7 @@ int cmd_demo(int argc, char **argv) {
         int ok = 1;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(k_usage, stdout); return 0; }
         else if (!strcmp(a, "--wav") && v) wav = v;
+        else if (!strcmp(a, "--save-inputs") && v) save = v;
         else if (!strcmp(a, "--tokens") && v) ok = cli_parse_u64(v, &tokens) && tokens >= 1 && tokens <= 100000;
         else if (!strcmp(a, "--seed") && v) ok = cli_parse_u64(v, &seed);
         else if (!strcmp(a, "--threads") && v) ok = cli_parse_u64(v, &threads) && threads >= 1 && threads <= 1024;
@@ -96,6 +133,7 @@ int cmd_demo(int argc, char **argv) {
                            .ja_bert = bert, .en_bert = NULL, .style_vec = style, .speaker_id = spk_id};
     p.seed = seed;
     p.n_threads = (int)threads;
+    if (save && save_inputs(save, &in, &p, info.arch == SBV2_ARCH_MULTILINGUAL) != 0) goto out;
     st = sbv2_state_new(m, &err);
     clock_t t0 = clock();
     struct timespec w0, w1;

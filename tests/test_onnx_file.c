@@ -1,0 +1,192 @@
+/* The exported ONNX file itself (read back with protobuf-c): SBV2's input
+ * signature in order with dtypes and dynamic axes, the single "output",
+ * opset 17, the metadata (config.json, style vectors, maps) and, with
+ * --aivmx, the AIVMX keys with a manifest AivisSpeech accepts. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <unistd.h>
+
+#include "formats/npy.h"
+#include "onnx.pb-c.h"
+#include "sbv2.h"
+#include "test_common.h"
+
+static int passed = 0, failed = 0;
+#define CHECK(cond, ...)                                                        \
+    do {                                                                        \
+        if (cond) passed++;                                                     \
+        else {                                                                  \
+            failed++;                                                           \
+            fprintf(stderr, "FAIL line %d: ", __LINE__);                        \
+            fprintf(stderr, __VA_ARGS__);                                       \
+            fprintf(stderr, "\n");                                              \
+        }                                                                       \
+    } while (0)
+
+static Onnx__ModelProto *read_model(const char *path) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    rewind(fp);
+    uint8_t *b = malloc((size_t)n);
+    Onnx__ModelProto *m = NULL;
+    if (b && fread(b, 1, (size_t)n, fp) == (size_t)n) m = onnx__model_proto__unpack(NULL, (size_t)n, b);
+    free(b);
+    fclose(fp);
+    return m;
+}
+
+static const char *meta(const Onnx__ModelProto *m, const char *key) {
+    for (size_t i = 0; i < m->n_metadata_props; i++)
+        if (!strcmp(m->metadata_props[i]->key, key)) return m->metadata_props[i]->value;
+    return NULL;
+}
+
+static uint8_t *unbase64(const char *s, size_t *n) {
+    size_t l = strlen(s);
+    uint8_t *o = malloc(l / 4 * 3 + 3);
+    size_t k = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < l && s[i] != '='; i++) {
+        const char *tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const char *p = strchr(tbl, s[i]);
+        if (!p) { free(o); return NULL; }
+        acc = acc << 6 | (uint32_t)(p - tbl), bits += 6;
+        if (bits >= 8) bits -= 8, o[k++] = (uint8_t)(acc >> bits);
+    }
+    *n = k;
+    return o;
+}
+
+static void check_style_vectors(const char *b64, const char *npy_path) {
+    size_t n;
+    uint8_t *bytes = b64 ? unbase64(b64, &n) : NULL;
+    npy_array a, ref;
+    sbv2_error err;
+    CHECK(bytes && npy_parse(&a, bytes, n, &err) == SBV2_OK, "style vectors metadata is not base64 npy");
+    CHECK(npy_load(&ref, npy_path, &err) == SBV2_OK, "cannot read %s", npy_path);
+    if (bytes && a.data && ref.data)
+        CHECK(a.numel == ref.numel && a.shape[1] == 256 && !memcmp(a.data, ref.data, a.numel * 4),
+              "style vectors in the metadata differ from style_vectors.npy");
+    npy_free(&a), npy_free(&ref), free(bytes);
+}
+
+static void check_signature(const Onnx__ModelProto *m, int multi) {
+    static const char *jx[] = {"x_tst", "x_tst_lengths", "sid", "tones", "language", "bert", "style_vec",
+                               "length_scale", "sdp_ratio", "noise_scale", "noise_scale_w"};
+    static const char *v2[] = {"x_tst", "x_tst_lengths", "sid", "tones", "language", "bert", "ja_bert", "en_bert",
+                               "style_vec", "length_scale", "sdp_ratio", "noise_scale", "noise_scale_w"};
+    const char **names = multi ? v2 : jx;
+    size_t n = multi ? 13 : 11;
+    const Onnx__GraphProto *g = m->graph;
+    CHECK(g->n_input == n, "%zu inputs, expected %zu", g->n_input, n);
+    for (size_t i = 0; i < n && i < g->n_input; i++) {
+        const Onnx__ValueInfoProto *v = g->input[i];
+        CHECK(!strcmp(v->name, names[i]), "input %zu is %s, expected %s", i, v->name, names[i]);
+        int is_int = i < 5;
+        const Onnx__TypeProto__Tensor *t = v->type->tensor_type;
+        CHECK(t->elem_type == (is_int ? ONNX__TENSOR_PROTO__DATA_TYPE__INT64 : ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT),
+              "input %s has the wrong dtype", v->name);
+        size_t rank = t->shape->n_dim;
+        if (i >= n - 4) CHECK(rank == 0, "%s must be a 0-d scalar", v->name);
+        else {
+            CHECK(rank >= 1 && t->shape->dim[0]->dim_param && !strcmp(t->shape->dim[0]->dim_param, "batch_size"),
+                  "%s: dim 0 is not batch_size", v->name);
+            if (i == 0 || i == 3 || i == 4)
+                CHECK(rank == 2 && !strcmp(t->shape->dim[1]->dim_param, "x_tst_max_length"), "%s: dim 1", v->name);
+            if (strstr(v->name, "bert"))
+                CHECK(rank == 3 && t->shape->dim[1]->dim_value == 1024 && !strcmp(t->shape->dim[2]->dim_param, "x_tst_max_length"),
+                      "%s: shape", v->name);
+        }
+    }
+    CHECK(g->n_output == 1 && !strcmp(g->output[0]->name, "output"), "the graph output must be 'output'");
+    CHECK(m->n_opset_import == 1 && m->opset_import[0]->version == 17, "opset 17");
+    int noise = 0, wn = 0;
+    for (size_t i = 0; i < g->n_node; i++) {
+        noise += !strcmp(g->node[i]->op_type, "RandomNormalLike");
+    }
+    for (size_t i = 0; i < g->n_initializer; i++) {
+        const Onnx__TensorProto *t = g->initializer[i];
+        wn += t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT && t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    }
+    CHECK(noise == 2, "expected 2 RandomNormalLike nodes (SDP and prior), found %d", noise);
+    CHECK(wn == 0, "initializers must be fp32 (or int64 constants)");
+}
+
+int main(void) {
+    golden_dir_or_skip(SBV2_GOLDEN_DIR);
+    char dir[] = "/tmp/sbv2_onnx_XXXXXX";
+    if (!mkdtemp(dir)) return 1;
+    const char *models[2] = {"tiny-jp-extra", "tiny-v2"};
+    for (int k = 0; k < 2; k++) {
+        char mp[1024], sv[1024], out[1200], outx[1200];
+        snprintf(mp, sizeof mp, SBV2_GOLDEN_DIR "/netg/%s/model.safetensors", models[k]);
+        snprintf(sv, sizeof sv, SBV2_GOLDEN_DIR "/netg/%s/style_vectors.npy", models[k]);
+        snprintf(out, sizeof out, "%s/%s.onnx", dir, models[k]);
+        snprintf(outx, sizeof outx, "%s/%s.aivmx", dir, models[k]);
+        sbv2_error err;
+        sbv2_model *model = sbv2_model_load(mp, &err);
+        CHECK(model != NULL, "load %s: %s", mp, err.message);
+        if (!model) continue;
+        sbv2_export_options o = sbv2_export_default_options();
+        CHECK(sbv2_export_onnx(model, out, &o, &err) == SBV2_OK, "export: %s", err.message);
+        o.aivmx = 1;
+        o.model_file_name = "voice_e123_s4567.safetensors";
+        CHECK(sbv2_export_onnx(model, outx, &o, &err) == SBV2_OK, "export aivmx: %s", err.message);
+        o.struct_size = 1;
+        CHECK(sbv2_export_onnx(model, outx, &o, &err) == SBV2_ERR_INVALID_ARGUMENT, "bad struct_size accepted");
+        CHECK(sbv2_export_onnx(model, "/nonexistent/dir/x.onnx", NULL, &err) == SBV2_ERR_IO, "unwritable path accepted");
+        Onnx__ModelProto *m = read_model(out), *mx = read_model(outx);
+        CHECK(m && mx, "cannot parse the exported files");
+        if (m && mx) {
+            check_signature(m, k == 1);
+            check_signature(mx, k == 1);
+            CHECK(meta(m, "sbv2_hyper_parameters") && strstr(meta(m, "sbv2_hyper_parameters"), "\"spk2id\""),
+                  "config.json missing from the metadata");
+            CHECK(meta(m, "sbv2_spk2id") && !strcmp(meta(m, "sbv2_spk2id"), "{\"spk_a\":0,\"spk_b\":1}"), "spk2id metadata");
+            CHECK(meta(m, "sbv2_style2id") && strstr(meta(m, "sbv2_style2id"), "\"Neutral\":0"), "style2id metadata");
+            check_style_vectors(meta(m, "sbv2_style_vectors"), sv);
+            CHECK(!meta(m, "aivm_manifest"), "aivm keys only with --aivmx");
+            /* AIVMX */
+            check_style_vectors(meta(mx, "aivm_style_vectors"), sv);
+            cJSON *man = meta(mx, "aivm_manifest") ? cJSON_Parse(meta(mx, "aivm_manifest")) : NULL;
+            cJSON *hp = meta(mx, "aivm_hyper_parameters") ? cJSON_Parse(meta(mx, "aivm_hyper_parameters")) : NULL;
+            CHECK(man && hp, "aivm_manifest / aivm_hyper_parameters are not JSON");
+            if (man && hp) {
+                const char *arch = cJSON_GetObjectItem(man, "model_architecture")->valuestring;
+                CHECK(!strcmp(cJSON_GetObjectItem(man, "manifest_version")->valuestring, "1.0"), "manifest_version");
+                CHECK(!strcmp(arch, k == 0 ? "Style-Bert-VITS2 (JP-Extra)" : "Style-Bert-VITS2"), "architecture %s", arch);
+                CHECK(!strcmp(cJSON_GetObjectItem(man, "model_format")->valuestring, "ONNX"), "model_format");
+                CHECK(cJSON_GetObjectItem(man, "training_epochs")->valueint == 123 &&
+                          cJSON_GetObjectItem(man, "training_steps")->valueint == 4567, "epochs/steps from the file name");
+                CHECK(strlen(cJSON_GetObjectItem(man, "uuid")->valuestring) == 36, "uuid");
+                cJSON *spk = cJSON_GetObjectItem(man, "speakers");
+                CHECK(cJSON_GetArraySize(spk) == 2, "two speakers");
+                cJSON *s0 = cJSON_GetArrayItem(spk, 0);
+                CHECK(!strcmp(cJSON_GetObjectItem(s0, "name")->valuestring, "spk_a") &&
+                          !strncmp(cJSON_GetObjectItem(s0, "icon")->valuestring, "data:image/png;base64,", 22),
+                      "speaker 0 name/icon");
+                cJSON *st = cJSON_GetObjectItem(s0, "styles");
+                CHECK(cJSON_GetArraySize(st) == 3 &&
+                          !strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(st, 0), "name")->valuestring, "\xe3\x83\x8e\xe3\x83\xbc\xe3\x83\x9e\xe3\x83\xab"),
+                      "styles: Neutral shown as ノーマル");
+                cJSON *data = cJSON_GetObjectItem(hp, "data");
+                CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(data, "style2id"), "\xe3\x83\x8e\xe3\x83\xbc\xe3\x83\x9e\xe3\x83\xab") &&
+                          cJSON_GetObjectItem(data, "num_styles")->valueint == 3,
+                      "hyper-parameters style2id follows the manifest");
+                const char *ver = cJSON_GetObjectItem(hp, "version")->valuestring;
+                CHECK((strstr(ver, "JP-Extra") != NULL) == (k == 0), "hyper-parameters version keeps the architecture");
+            }
+            cJSON_Delete(man), cJSON_Delete(hp);
+        }
+        if (m) onnx__model_proto__free_unpacked(m, NULL);
+        if (mx) onnx__model_proto__free_unpacked(mx, NULL);
+        sbv2_model_free(model);
+        remove(out), remove(outx);
+    }
+    rmdir(dir);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
