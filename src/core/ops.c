@@ -1,6 +1,8 @@
 #include "core/ops.h"
+#include "core/conv.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Adds w * x[t + off] to y[t] for every t in [0, tout) whose source index is
@@ -12,7 +14,11 @@ static inline void axpy_shift(float *restrict y, const float *restrict x, float 
     for (int t = t0; t < t1; t++) y[t] += w * x[t + off];
 }
 
-void op_conv1d(const conv1d_t *c, const float *x, int tin, int dil, int pad_l, float *y, int tout, int nt) {
+int op_conv1d(const conv1d_t *c, const float *x, int tin, int dil, int pad_l, float *y, int tout, int nt) {
+    if (c->packed) {
+        conv_job j = {c->packed, c->b, c->cout, c->cin, c->k, dil, pad_l, x, tin, CONV_ACT_NONE, 0.0f, NULL, NULL, y, tout, nt, 0};
+        return conv_run(&j);
+    }
     const int cin = c->cin, k = c->k;
     (void)nt;
 #pragma omp parallel for num_threads(nt > 0 ? nt : 1) schedule(static) if ((long)c->cout * cin * k * tout > 200000)
@@ -26,6 +32,25 @@ void op_conv1d(const conv1d_t *c, const float *x, int tin, int dil, int pad_l, f
             for (int kk = 0; kk < k; kk++) axpy_shift(yo, xi, wo[ci * k + kk], tin, tout, kk * dil - pad_l);
         }
     }
+    return 0;
+}
+
+int op_conv1d_fused(const conv1d_t *c, const float *x, int tin, int dil, int pad_l, float slope, const float *res,
+                    float *y, int tout, int nt) {
+    if (c->packed) {
+        conv_job j = {c->packed, c->b, c->cout, c->cin, c->k, dil, pad_l, x, tin, CONV_ACT_LEAKY, slope, NULL, res, y, tout, nt, 0};
+        return conv_run(&j);
+    }
+    /* unpacked fallback: explicit steps */
+    float *a = malloc(sizeof(float) * (size_t)c->cin * (size_t)tin), *o = malloc(sizeof(float) * (size_t)c->cout * (size_t)tout);
+    if (!a || !o) { free(a); free(o); return -1; }
+    memcpy(a, x, sizeof(float) * (size_t)c->cin * (size_t)tin);
+    op_leaky_relu(a, (size_t)c->cin * (size_t)tin, slope);
+    op_conv1d(c, a, tin, dil, pad_l, o, tout, nt);
+    for (size_t i = 0; i < (size_t)c->cout * (size_t)tout; i++) y[i] = o[i] + (res ? res[i] : 0.0f);
+    free(a);
+    free(o);
+    return 0;
 }
 
 void op_conv1d_depthwise(const conv1d_t *c, const float *x, int t, int dil, int pad_l, float *y) {

@@ -8,6 +8,7 @@
 typedef struct conv1d_t {
     const float *w, *b;
     int cout, cin, k;
+    const float *packed; /* conv_pack()ed w for the fast kernel, or NULL */
 } conv1d_t;
 
 typedef struct layernorm_t {
@@ -17,7 +18,11 @@ typedef struct layernorm_t {
 
 /* y[cout][tout] = conv(x[cin][tin]) with stride 1, dilation `dil`, `pad_l`
  * zeros on the left (and as many on the right as tout needs). */
-void op_conv1d(const conv1d_t *c, const float *x, int tin, int dil, int pad_l, float *y, int tout, int nt);
+int op_conv1d(const conv1d_t *c, const float *x, int tin, int dil, int pad_l, float *y, int tout, int nt);
+/* Same, with a leaky ReLU (slope) applied to x first and `res` ([cout][tout],
+ * may alias y) added to the result, fused into the packed kernel. */
+int op_conv1d_fused(const conv1d_t *c, const float *x, int tin, int dil, int pad_l, float slope, const float *res,
+                    float *y, int tout, int nt);
 /* Depthwise (groups = channels) version: w[c][1][k]. */
 void op_conv1d_depthwise(const conv1d_t *c, const float *x, int t, int dil, int pad_l, float *y);
 /* Transposed conv, stride s, padding p; wt is w re-laid out as [cout][cin][k]. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/conv.h"
 #include "model/weights.h"
 
 static void bind_encoder(wctx *c, encoder_t *e, const sbv2_hparams *hp, int n_layers, int kernel,
@@ -163,6 +164,27 @@ int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
                 for (int co = 0; co < u->cout; co++)
                     memcpy(u->wt + ((size_t)co * u->cin + ci) * u->k, w + ((size_t)ci * u->cout + co) * u->k,
                            sizeof(float) * (size_t)u->k);
+        /* polyphase decomposition of the transposed conv (see ups_t) */
+        u->phase = calloc((size_t)u->stride, sizeof *u->phase);
+        u->phase_pad = calloc((size_t)u->stride, sizeof *u->phase_pad);
+        if ((!u->phase || !u->phase_pad) && c.rc == SBV2_OK) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+        for (int r = 0; c.rc == SBV2_OK && r < u->stride; r++) {
+            const int c0 = (r + u->pad) % u->stride, base = (r + u->pad) / u->stride;
+            const int M = c0 < u->k ? (u->k - c0 + u->stride - 1) / u->stride : 0;
+            conv1d_t *pc = &u->phase[r];
+            pc->cout = u->cout, pc->cin = u->cin, pc->k = M > 0 ? M : 1, pc->b = u->b;
+            float *pw = w_alloc(&c, (size_t)u->cout * u->cin * pc->k);
+            float *pk = w_alloc(&c, conv_packed_size(pc->cout, pc->cin, pc->k));
+            if (!pw || !pk || !w) break;
+            memset(pw, 0, sizeof(float) * (size_t)u->cout * u->cin * pc->k);
+            for (int co = 0; co < u->cout; co++)
+                for (int ci = 0; ci < u->cin; ci++)
+                    for (int jj = 0; jj < M; jj++)
+                        pw[((size_t)co * u->cin + ci) * pc->k + jj] = w[((size_t)ci * u->cout + co) * u->k + c0 + (M - 1 - jj) * u->stride];
+            conv_pack(pw, pc->cout, pc->cin, pc->k, pk);
+            pc->w = pw, pc->packed = pk;
+            u->phase_pad[r] = (M - 1) - base;
+        }
         for (int j = 0; j < hp->n_res_kernels; j++) {
             resblock_t *r = &d->res[i * hp->n_res_kernels + j];
             int idx = i * hp->n_res_kernels + j, ks = hp->res_kernel_sizes[j];

@@ -11,23 +11,37 @@
 #define LRELU_SLOPE 0.1f
 
 /* ResBlock1 ("1"): x += c2(lrelu(c1_d(lrelu(x)))) for each dilation d.
- * ResBlock2 ("2"): x += c_d(lrelu(x)). x [C][T] in place; tmp 2*C*T. */
-static void resblock_forward(run_ctx *r, const resblock_t *rb, float *x, int C, int T, float *tmp) {
-    float *a = tmp, *b = tmp + (size_t)C * T;
+ * ResBlock2 ("2"): x += c_d(lrelu(x)). x [C][T] in place; tmp C*T. The
+ * activations and the residual add run inside the conv kernel. */
+static int resblock_forward(run_ctx *r, const resblock_t *rb, float *x, int C, int T, float *tmp) {
     for (int k = 0; k < rb->n; k++) {
         const conv1d_t *c1 = &rb->c1[k];
         const int d = rb->dil[k], ks = c1->k;
-        memcpy(a, x, sizeof(float) * (size_t)C * T);
-        op_leaky_relu(a, (size_t)C * T, LRELU_SLOPE);
-        op_conv1d(c1, a, T, d, (ks * d - d) / 2, b, T, r->nt);
         if (rb->c2[k].w) {
-            op_leaky_relu(b, (size_t)C * T, LRELU_SLOPE);
-            op_conv1d(&rb->c2[k], b, T, 1, (ks - 1) / 2, a, T, r->nt);
-            op_add(x, a, (size_t)C * T);
+            if (op_conv1d_fused(c1, x, T, d, (ks * d - d) / 2, LRELU_SLOPE, NULL, tmp, T, r->nt)) return SBV2_ERR_NO_MEMORY;
+            if (op_conv1d_fused(&rb->c2[k], tmp, T, 1, (ks - 1) / 2, LRELU_SLOPE, x, x, T, r->nt)) return SBV2_ERR_NO_MEMORY;
         } else {
-            op_add(x, b, (size_t)C * T);
+            if (op_conv1d_fused(c1, x, T, d, (ks * d - d) / 2, LRELU_SLOPE, x, x, T, r->nt)) return SBV2_ERR_NO_MEMORY;
         }
     }
+    (void)C;
+    return SBV2_OK;
+}
+
+/* ConvTranspose1d(lrelu(x)) through its polyphase stride-1 convs. */
+static int upsample_forward(run_ctx *r, const ups_t *u, const float *x, int tin, float *y, int tout, float *tmp) {
+    for (int ph = 0; ph < u->stride; ph++) {
+        const int q = ph < tout ? (tout - ph + u->stride - 1) / u->stride : 0;
+        if (q == 0) continue;
+        if (op_conv1d_fused(&u->phase[ph], x, tin, 1, u->phase_pad[ph], LRELU_SLOPE, NULL, tmp, q, r->nt))
+            return SBV2_ERR_NO_MEMORY;
+        for (int co = 0; co < u->cout; co++) {
+            const float *src = tmp + (size_t)co * q;
+            float *dst = y + (size_t)co * tout + ph;
+            for (int t = 0; t < q; t++) dst[(size_t)t * u->stride] = src[t];
+        }
+    }
+    return SBV2_OK;
 }
 
 int decoder_forward(run_ctx *r, const struct sbv2_model *m, const float *z, int T, const float *g, float **wav,
@@ -59,15 +73,14 @@ int decoder_forward(run_ctx *r, const struct sbv2_model *m, const float *z, int 
     size_t L = (size_t)T;
     for (int i = 0; i < hp->n_ups; i++) {
         const ups_t *u = &d->ups[i];
-        op_leaky_relu(x, (size_t)C * L, LRELU_SLOPE);
         size_t nl = (L - 1) * (size_t)u->stride - 2 * (size_t)u->pad + (size_t)u->k;
-        op_conv_transpose1d(u->wt, u->b, u->cin, u->cout, u->k, u->stride, u->pad, x, (int)L, y, (int)nl, r->nt);
+        if ((rc = upsample_forward(r, u, x, (int)L, y, (int)nl, tmp)) != SBV2_OK) goto done;
         C = u->cout;
         L = nl;
         for (int j = 0; j < hp->n_res_kernels; j++) {
             float *dst = j == 0 ? acc : x;
             memcpy(dst, y, sizeof(float) * (size_t)C * L);
-            resblock_forward(r, &d->res[i * hp->n_res_kernels + j], dst, C, (int)L, tmp);
+            if ((rc = resblock_forward(r, &d->res[i * hp->n_res_kernels + j], dst, C, (int)L, tmp)) != SBV2_OK) goto done;
             if (j > 0) op_add(acc, x, (size_t)C * L);
         }
         const float nk = (float)hp->n_res_kernels;

@@ -44,6 +44,7 @@ void sbv2_model_free(sbv2_model *m) {
     encoder_free(&m->enc_p.enc);
     for (int i = 0; i < 8; i++) encoder_free(&m->flow[i].enc);
     free(m->dec.res);
+    for (int i = 0; i < SBV2_MAX_UPS; i++) free(m->dec.ups[i].phase), free(m->dec.ups[i].phase_pad);
     for (size_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     free(m->style_vectors);

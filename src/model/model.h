@@ -117,9 +117,13 @@ typedef struct resblock_t {
 
 typedef struct ups_t {
     const float *w; /* folded weight as PyTorch/ONNX lay it out: [cin][cout][k] */
-    float *wt;      /* the same re-laid out as [cout][cin][k] for the native kernel */
+    float *wt;      /* the same re-laid out as [cout][cin][k] (portable fallback) */
     const float *b;
     int cin, cout, k, stride, pad;
+    /* polyphase form: output phase r (o = q*stride + r) is a stride-1 conv of x
+       with phase[r] (taps reversed) and left padding phase_pad[r] */
+    conv1d_t *phase;
+    int *phase_pad;
 } ups_t;
 
 typedef struct decoder_t {

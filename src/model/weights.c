@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "model/weights.h"
+#include "core/conv.h"
 
 static int own(wctx *c, void *p) {
     struct sbv2_model *m = c->m;
@@ -170,6 +171,15 @@ const float *w_get_wn(wctx *c, const int64_t shape[3], const char *fmt, ...) {
     return w;
 }
 
+/* Packs a bound conv for the fast kernel (skipped when binding failed). */
+static void pack(wctx *c, conv1d_t *conv) {
+    if (c->rc != SBV2_OK || !conv->w) return;
+    float *p = w_alloc(c, conv_packed_size(conv->cout, conv->cin, conv->k));
+    if (!p) return;
+    conv_pack(conv->w, conv->cout, conv->cin, conv->k, p);
+    conv->packed = p;
+}
+
 void w_conv(wctx *c, conv1d_t *conv, int cout, int cin, int k, int bias, const char *fmt, ...) {
     char prefix[200];
     va_list ap;
@@ -179,6 +189,7 @@ void w_conv(wctx *c, conv1d_t *conv, int cout, int cin, int k, int bias, const c
     conv->cout = cout, conv->cin = cin, conv->k = k;
     conv->w = w_get(c, 3, cout, cin, k, "%s.weight", prefix);
     conv->b = bias ? w_get(c, 1, cout, 0, 0, "%s.bias", prefix) : NULL;
+    pack(c, conv);
 }
 
 void w_linear(wctx *c, conv1d_t *lin, int cout, int cin, const char *fmt, ...) {
@@ -202,6 +213,7 @@ void w_wn_conv(wctx *c, conv1d_t *conv, int cout, int cin, int k, const char *fm
     conv->cout = cout, conv->cin = cin, conv->k = k;
     conv->w = w_get_wn(c, shape, "%s", prefix);
     conv->b = w_get(c, 1, cout, 0, 0, "%s.bias", prefix);
+    pack(c, conv);
 }
 
 void w_layernorm(wctx *c, layernorm_t *ln, int ch, const char *fmt, ...) {

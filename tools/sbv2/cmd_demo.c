@@ -20,7 +20,8 @@ static const char *k_usage =
     "                 [--style NAME|ID] [--style-weight W] [--length-scale X]\n"
     "                 [--sdp-ratio X] [--noise X] [--noise-w X] [--seed N] [--threads N]\n"
     "                 [--save-inputs DIR]\n"
-    "  --save-inputs DIR  also write the inputs as DIR/in_<name>.npy (sbv2 infer / ONNX Runtime)\n";
+    "  --save-inputs DIR  also write the inputs as DIR/in_<name>.npy (sbv2 infer / ONNX Runtime)\n"
+    "  --inputs-only      with --save-inputs: write the inputs and stop (no --wav needed)\n";
 
 /* A name or a numeric id. */
 static int resolve(const char *s, int (*by_name)(const sbv2_model *, const char *), const sbv2_model *m) {
@@ -74,10 +75,12 @@ int cmd_demo(int argc, char **argv) {
     uint64_t tokens = 40, seed = (uint64_t)time(NULL), threads = 1;
     sbv2_infer_params p = sbv2_infer_default_params();
     float style_weight = 1.0f;
+    int inputs_only = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int ok = 1;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(k_usage, stdout); return 0; }
+        else if (!strcmp(a, "--inputs-only")) { inputs_only = 1; continue; }
         else if (!strcmp(a, "--wav") && v) wav = v;
         else if (!strcmp(a, "--save-inputs") && v) save = v;
         else if (!strcmp(a, "--tokens") && v) ok = cli_parse_u64(v, &tokens) && tokens >= 1 && tokens <= 100000;
@@ -99,7 +102,7 @@ int cmd_demo(int argc, char **argv) {
         }
         i++;
     }
-    if (!model_path || !wav) { fputs(k_usage, stderr); return 2; }
+    if (!model_path || (!wav && !(inputs_only && save))) { fputs(k_usage, stderr); return 2; }
     sbv2_error err = {0, ""};
     sbv2_model *m = sbv2_model_load(model_path, &err);
     if (!m) { fprintf(stderr, "sbv2 demo: %s\n", err.message); return 1; }
@@ -134,6 +137,7 @@ int cmd_demo(int argc, char **argv) {
     p.seed = seed;
     p.n_threads = (int)threads;
     if (save && save_inputs(save, &in, &p, info.arch == SBV2_ARCH_MULTILINGUAL) != 0) goto out;
+    if (inputs_only) { code = 0; goto out; }
     st = sbv2_state_new(m, &err);
     clock_t t0 = clock();
     struct timespec w0, w1;

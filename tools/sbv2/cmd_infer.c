@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "inputs.h"
 #include "formats/npy.h"
 #include "formats/wav.h"
 #include "sbv2.h"
@@ -37,35 +38,6 @@ int cli_parse_u64(const char *s, uint64_t *out) {
     if (errno || *end || s[0] == '-') return 0;
     *out = v;
     return 1;
-}
-
-typedef struct {
-    const char *name;
-    npy_dtype dtype;
-    npy_array a;
-} input_t;
-
-/* Loads DIR/in_<name>.npy with exact dtype and rank; batch must be 1. */
-static int load_input(const char *dir, input_t *in, int rank, const int64_t *shape, sbv2_error *err) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/in_%s.npy", dir, in->name);
-    int rc = npy_load(&in->a, path, err);
-    if (rc != SBV2_OK) return rc;
-    if (in->a.dtype != in->dtype)
-        return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "%s: dtype %s, expected %s", path, npy_dtype_name(in->a.dtype),
-                         npy_dtype_name(in->dtype));
-    int scalar_ok = rank == 0 && in->a.ndim == 1 && in->a.shape[0] == 1;
-    if (in->a.ndim != rank && !scalar_ok)
-        return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "%s: %d dims, expected %d", path, in->a.ndim, rank);
-    for (int i = 0; i < rank; i++)
-        if (shape[i] >= 0 && in->a.shape[i] != shape[i]) {
-            if (i == 0 && in->a.shape[0] > 1)
-                return sbv2_fail(err, SBV2_ERR_UNSUPPORTED, "%s: batch size %lld; only batch 1 is supported", path,
-                                 (long long)in->a.shape[0]);
-            return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "%s: dim %d is %lld, expected %lld", path, i,
-                             (long long)in->a.shape[i], (long long)shape[i]);
-        }
-    return SBV2_OK;
 }
 
 typedef struct {
@@ -137,55 +109,15 @@ int cmd_infer(int argc, char **argv) {
     sbv2_model_info info;
     sbv2_model_get_info(m, &info);
     const int multi = info.arch == SBV2_ARCH_MULTILINGUAL;
-    enum { X, XL, SID, TONES, LANG, BERT, JA, EN, STYLE, LS, SDP, NS, NSW, N_IN };
-    input_t in[N_IN] = {
-        {"x_tst", NPY_I64, {0}},        {"x_tst_lengths", NPY_I64, {0}}, {"sid", NPY_I64, {0}},
-        {"tones", NPY_I64, {0}},        {"language", NPY_I64, {0}},      {"bert", NPY_F32, {0}},
-        {"ja_bert", NPY_F32, {0}},      {"en_bert", NPY_F32, {0}},       {"style_vec", NPY_F32, {0}},
-        {"length_scale", NPY_F32, {0}}, {"sdp_ratio", NPY_F32, {0}},     {"noise_scale", NPY_F32, {0}},
-        {"noise_scale_w", NPY_F32, {0}},
-    };
     int rc = SBV2_OK, exit_code = 1;
     float *audio = NULL;
     size_t n = 0;
     sbv2_state *st = NULL;
-    const int64_t s_bl[2] = {1, -1}, s_b[1] = {1};
-    rc = load_input(in_dir, &in[X], 2, s_bl, &err);
-    int64_t L = rc == SBV2_OK ? in[X].a.shape[1] : 0;
-    const int64_t s_bl2[2] = {1, L}, s_bert[3] = {1, SBV2_BERT_DIM, L}, s_style[2] = {1, SBV2_STYLE_DIM};
-    if (rc == SBV2_OK && L < 1) rc = sbv2_fail(&err, SBV2_ERR_INVALID_ARGUMENT, "in_x_tst.npy has no tokens");
-    if (rc == SBV2_OK) rc = load_input(in_dir, &in[XL], 1, s_b, &err);
-    if (rc == SBV2_OK) rc = load_input(in_dir, &in[SID], 1, s_b, &err);
-    if (rc == SBV2_OK) rc = load_input(in_dir, &in[TONES], 2, s_bl2, &err);
-    if (rc == SBV2_OK) rc = load_input(in_dir, &in[LANG], 2, s_bl2, &err);
-    if (rc == SBV2_OK) rc = load_input(in_dir, &in[BERT], 3, s_bert, &err);
-    if (rc == SBV2_OK && multi) rc = load_input(in_dir, &in[JA], 3, s_bert, &err);
-    if (rc == SBV2_OK && multi) rc = load_input(in_dir, &in[EN], 3, s_bert, &err);
-    if (rc == SBV2_OK) rc = load_input(in_dir, &in[STYLE], 2, s_style, &err);
-    for (int k = LS; k <= NSW && rc == SBV2_OK; k++) rc = load_input(in_dir, &in[k], 0, NULL, &err);
+    cli_inputs ci;
+    rc = cli_inputs_load(&ci, in_dir, multi, &err);
     if (rc != SBV2_OK) goto out;
-    int64_t xl = ((int64_t *)in[XL].a.data)[0];
-    if (xl < 1 || xl > L) {
-        rc = sbv2_fail(&err, SBV2_ERR_INVALID_ARGUMENT, "x_tst_lengths is %lld, must be in [1, %lld]", (long long)xl, (long long)L);
-        goto out;
-    }
-    sbv2_infer_input inp = {
-        .n_tokens = (size_t)L,
-        .phone_ids = in[X].a.data,
-        .tone_ids = in[TONES].a.data,
-        .lang_ids = in[LANG].a.data,
-        .bert = in[BERT].a.data,
-        .ja_bert = multi ? in[JA].a.data : NULL,
-        .en_bert = multi ? in[EN].a.data : NULL,
-        .style_vec = in[STYLE].a.data,
-        .speaker_id = ((int64_t *)in[SID].a.data)[0],
-        .valid_length = (size_t)xl,
-    };
-    sbv2_infer_params p = sbv2_infer_default_params();
-    p.length_scale = ((float *)in[LS].a.data)[0];
-    p.sdp_ratio = ((float *)in[SDP].a.data)[0];
-    p.noise_scale = ((float *)in[NS].a.data)[0];
-    p.noise_scale_w = ((float *)in[NSW].a.data)[0];
+    sbv2_infer_input inp = ci.input;
+    sbv2_infer_params p = ci.params;
     float *scal[4] = {&p.length_scale, &p.sdp_ratio, &p.noise_scale, &p.noise_scale_w};
     for (int k = 0; k < 4; k++)
         if (ovr_set[k]) *scal[k] = ovr_val[k];
@@ -214,7 +146,7 @@ int cmd_infer(int argc, char **argv) {
     }
 out:
     if (rc != SBV2_OK) fprintf(stderr, "sbv2 infer: %s\n", err.message);
-    for (int k = 0; k < N_IN; k++) npy_free(&in[k].a);
+    cli_inputs_free(&ci);
     sbv2_free(audio);
     sbv2_state_free(st);
     sbv2_model_free(m);

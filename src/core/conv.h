@@ -1,0 +1,34 @@
+/* Fast stride-1 Conv1d over packed weights (see conv.c). */
+#ifndef SBV2_CONV_H
+#define SBV2_CONV_H
+
+#include <stddef.h>
+
+typedef enum { CONV_ACT_NONE = 0, CONV_ACT_LEAKY = 1 } conv_act;
+
+typedef struct conv_job {
+    const float *packed; /* conv_pack() output */
+    const float *bias;   /* [cout] or NULL */
+    int cout, cin, k, dil, pad_l;
+    const float *x;      /* [cin][tin] */
+    int tin;
+    conv_act act;        /* applied to x first (leaky ReLU with `slope`) */
+    float slope;
+    const float *mask;   /* [tin] multiplied into x after the activation, or NULL */
+    const float *res;    /* [cout][tout] added to the output, or NULL (may alias y) */
+    float *y;            /* [cout][tout] */
+    int tout;
+    int n_threads;
+    int force_generic;   /* tests: run the portable kernel */
+} conv_job;
+
+size_t conv_packed_size(int cout, int cin, int k);
+void conv_pack(const float *w, int cout, int cin, int k, float *packed);
+/* 0 on success, -1 when out of memory. */
+int conv_run(const conv_job *j);
+const char *conv_isa_name(void);
+/* Measured fp32 FMA throughput of this CPU with the kernel's ISA (GFLOP/s),
+ * using n_threads threads for about `seconds`. */
+double conv_fma_peak_gflops(int n_threads, double seconds);
+
+#endif

@@ -1,0 +1,314 @@
+/* sbv2 bench: sbv2c against ONNX Runtime on the same machine, same model,
+ * same inputs, in one run.
+ *  1. writes a full-size random-weight JP-Extra model in SBV2's file layout,
+ *  2. exports it with sbv2_export_onnx(),
+ *  3. makes zero-noise inputs of 10, 60 and 200 phones,
+ *  4. for 1 and 2 threads runs sbv2c and ONNX Runtime (Node, full graph
+ *     optimisation) alternately, each in its own child process (so peak RSS is
+ *     per engine), and prints medians, real-time factors, the ORT/sbv2c ratio,
+ *     a per-stage breakdown, decoder GFLOP/s against the measured FMA peak.
+ * `sbv2 bench-run` is the sbv2c child. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "core/conv.h"
+#include "inputs.h"
+#include "sbv2.h"
+
+#ifndef SBV2_SOURCE_DIR
+#define SBV2_SOURCE_DIR "."
+#endif
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + 1e-6 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    if (n <= 0) return NAN;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* ---- the sbv2c child: stage times from the tensor callback --------------- */
+
+enum { ST_TEXT, ST_DUR, ST_ALIGN, ST_FLOW, ST_DEC, N_ST };
+static const char *k_stage_names[N_ST] = {"text_encoder", "durations", "alignment", "flow", "decoder"};
+
+typedef struct {
+    double t_last, ms[N_ST];
+} stage_clock;
+
+/* Stage ends: enc_x, logw, z_p, z, output (see infer.c). */
+static int on_tensor(const sbv2_tensor_view *t, void *ud) {
+    stage_clock *c = ud;
+    int st = -1;
+    if (!strcmp(t->name, "enc_x")) st = ST_TEXT;
+    else if (!strcmp(t->name, "logw")) st = ST_DUR;
+    else if (!strcmp(t->name, "z_p")) st = ST_ALIGN;
+    else if (!strcmp(t->name, "z")) st = ST_FLOW;
+    else if (!strcmp(t->name, "output")) st = ST_DEC;
+    if (st >= 0) {
+        double n = now_ms();
+        c->ms[st] += n - c->t_last;
+        c->t_last = n;
+    }
+    return 0;
+}
+
+int cmd_bench_run(int argc, char **argv) {
+    if (argc != 5) {
+        fprintf(stderr, "usage: sbv2 bench-run MODEL INPUT_DIR THREADS REPS\n");
+        return 2;
+    }
+    uint64_t threads, reps;
+    if (!cli_parse_u64(argv[3], &threads) || !cli_parse_u64(argv[4], &reps) || threads < 1 || reps < 1) return 2;
+    sbv2_error err = {0, ""};
+    sbv2_model *m = sbv2_model_load(argv[1], &err);
+    if (!m) { fprintf(stderr, "bench-run: %s\n", err.message); return 1; }
+    sbv2_model_info info;
+    sbv2_model_get_info(m, &info);
+    cli_inputs ci;
+    if (cli_inputs_load(&ci, argv[2], info.arch == SBV2_ARCH_MULTILINGUAL, &err) != SBV2_OK) {
+        fprintf(stderr, "bench-run: %s\n", err.message);
+        sbv2_model_free(m);
+        return 1;
+    }
+    sbv2_state *st = sbv2_state_new(m, &err);
+    double *times = calloc(reps, sizeof *times), *stage[N_ST];
+    for (int s = 0; s < N_ST; s++) stage[s] = calloc(reps, sizeof(double));
+    size_t n = 0;
+    int rc = 0;
+    for (uint64_t r = 0; r <= reps && rc == 0; r++) { /* r == 0: warm-up */
+        stage_clock clk;
+        memset(&clk, 0, sizeof clk);
+        sbv2_infer_params p = ci.params;
+        p.n_threads = (int)threads;
+        p.seed = 1;
+        p.on_tensor = on_tensor;
+        p.user_data = &clk;
+        float *audio = NULL;
+        double t0 = now_ms();
+        clk.t_last = t0;
+        rc = sbv2_infer(st, &ci.input, &p, &audio, &n, &err);
+        double dt = now_ms() - t0;
+        sbv2_free(audio);
+        if (r > 0) {
+            times[r - 1] = dt;
+            for (int s = 0; s < N_ST; s++) stage[s][r - 1] = clk.ms[s];
+        }
+    }
+    if (rc != 0) fprintf(stderr, "bench-run: %s\n", err.message);
+    else {
+        printf("{\"samples\": %zu, \"times\": [", n);
+        for (uint64_t r = 0; r < reps; r++) printf("%s%.3f", r ? ", " : "", times[r]);
+        printf("], \"stages\": {");
+        for (int s = 0; s < N_ST; s++) printf("%s\"%s\": %.3f", s ? ", " : "", k_stage_names[s], median(stage[s], (int)reps));
+        printf("}}\n");
+    }
+    for (int s = 0; s < N_ST; s++) free(stage[s]);
+    free(times);
+    cli_inputs_free(&ci);
+    sbv2_state_free(st);
+    sbv2_model_free(m);
+    return rc ? 1 : 0;
+}
+
+/* ---- the parent ------------------------------------------------------------ */
+
+typedef struct {
+    cJSON *json;      /* the child's last stdout line */
+    double rss_mb;    /* peak RSS of the child */
+} child_result;
+
+/* Runs argv as a child, captures its stdout, returns its peak RSS. */
+static int run_child(char *const argv[], child_result *out) {
+    int fds[2];
+    if (pipe(fds) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    char buf[1 << 16];
+    size_t len = 0;
+    ssize_t got;
+    while ((got = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)got;
+    close(fds[0]);
+    buf[len] = 0;
+    int status;
+    struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) buf[--len] = 0;
+    char *nl = strrchr(buf, '\n'), *line = nl ? nl + 1 : buf; /* the last line */
+    out->json = cJSON_Parse(line);
+    out->rss_mb = (double)ru.ru_maxrss / 1024.0;
+    return out->json ? 0 : -1;
+}
+
+/* Dense multiply-adds x2 of the decoder for T frames (what both engines compute). */
+static double decoder_gflop(const sbv2_model_info *in, int frames) {
+    double f = 0, len = frames;
+    int C = in->upsample_initial_channel;
+    f += 2.0 * C * in->inter_channels * 7 * len; /* conv_pre */
+    for (int i = 0; i < in->n_upsamples; i++) {
+        f += 2.0 * C * (C / 2) * in->upsample_kernel_sizes[i] * len; /* transposed conv */
+        C /= 2;
+        len *= in->upsample_rates[i];
+        int convs = in->resblock == '1' ? 6 : 2;
+        for (int j = 0; j < in->n_resblock_kernels; j++) f += 2.0 * C * C * in->resblock_kernel_sizes[j] * convs * len;
+    }
+    f += 2.0 * C * 7 * len; /* conv_post */
+    return f / 1e9;
+}
+
+static int sh(const char *cmd) {
+    int r = system(cmd);
+    return r == 0 ? 0 : -1;
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *dir = NULL, *ort_dir = SBV2_SOURCE_DIR "/tests/ort";
+    uint64_t rounds = 3, reps = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("usage: sbv2 bench [--dir DIR] [--ort-dir DIR] [--rounds N] [--reps N]\n"
+                   "  Writes a full-size random JP-Extra model and its ONNX export into DIR (default: a\n"
+                   "  new folder under /tmp), then times sbv2c against ONNX Runtime (Node package in\n"
+                   "  --ort-dir, default %s) on 10, 60 and 200 phones at 1 and 2 threads, alternating\n"
+                   "  engines for N rounds of M timed runs (after a warm-up) each.\n", SBV2_SOURCE_DIR "/tests/ort");
+            return 0;
+        } else if (!strcmp(a, "--dir") && v) dir = v, i++;
+        else if (!strcmp(a, "--ort-dir") && v) ort_dir = v, i++;
+        else if (!strcmp(a, "--rounds") && v && cli_parse_u64(v, &rounds) && rounds >= 1) i++;
+        else if (!strcmp(a, "--reps") && v && cli_parse_u64(v, &reps) && reps >= 1) i++;
+        else { fprintf(stderr, "sbv2 bench: bad argument %s\n", a); return 2; }
+    }
+    char tmpl[] = "/tmp/sbv2-bench-XXXXXX", self[4096], path[4400], cmd[9000];
+    if (!dir && !(dir = mkdtemp(tmpl))) { perror("mkdtemp"); return 1; }
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) { fprintf(stderr, "sbv2 bench: cannot create %s\n", dir); return 1; }
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (sl <= 0) { perror("readlink"); return 1; }
+    self[sl] = 0;
+    char node_script[4400], onnx[4400], model[4400];
+    snprintf(node_script, sizeof node_script, "%s/bench.js", ort_dir);
+    snprintf(path, sizeof path, "%s/node_modules/onnxruntime-node", ort_dir);
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        fprintf(stderr, "sbv2 bench: onnxruntime-node not found in %s (cd %s && npm install --ignore-scripts)\n", ort_dir, ort_dir);
+        return 1;
+    }
+    snprintf(model, sizeof model, "%s/model", dir);
+    snprintf(onnx, sizeof onnx, "%s/model.onnx", dir);
+    printf("sbv2 bench: working in %s\n", dir);
+    snprintf(cmd, sizeof cmd, "'%s' testmodel '%s' --size full --seed 1 2>/dev/null", self, model);
+    if (sh(cmd)) { fprintf(stderr, "sbv2 bench: testmodel failed\n"); return 1; }
+    sbv2_error err = {0, ""};
+    double t0 = now_ms();
+    sbv2_model *m = sbv2_model_load(model, &err);
+    if (!m) { fprintf(stderr, "sbv2 bench: %s\n", err.message); return 1; }
+    double t_load = now_ms() - t0;
+    sbv2_model_info info;
+    sbv2_model_get_info(m, &info);
+    t0 = now_ms();
+    if (sbv2_export_onnx(m, onnx, NULL, &err) != SBV2_OK) { fprintf(stderr, "sbv2 bench: %s\n", err.message); return 1; }
+    double t_export = now_ms() - t0;
+    stat(onnx, &sb);
+    printf("model: full-size JP-Extra (hidden %d, decoder %d, %lld parameters); load %.0f ms, ONNX export %.0f ms (%.0f MB)\n",
+           info.hidden_channels, info.upsample_initial_channel, (long long)info.n_params, t_load, t_export, (double)sb.st_size / 1e6);
+    printf("cpu: %s kernels; measured FMA peak %.0f GFLOP/s (1 thread), %.0f GFLOP/s (2 threads)\n\n", conv_isa_name(),
+           conv_fma_peak_gflops(1, 0.3), conv_fma_peak_gflops(2, 0.3));
+    double peak[3] = {0, conv_fma_peak_gflops(1, 0.2), conv_fma_peak_gflops(2, 0.2)};
+    sbv2_model_free(m);
+
+    const int phones[3] = {10, 60, 200};
+    for (int li = 0; li < 3; li++) {
+        snprintf(path, sizeof path, "%s/in_%d", dir, phones[li]);
+        snprintf(cmd, sizeof cmd, "'%s' demo '%s' --tokens %d --seed %d --noise 0 --noise-w 0 --save-inputs '%s' --inputs-only",
+                 self, model, phones[li], 100 + li, path);
+        if (sh(cmd)) { fprintf(stderr, "sbv2 bench: cannot write inputs\n"); return 1; }
+    }
+    printf("%-7s %-7s %-8s %-22s %-22s %-9s %-10s %-10s %s\n", "phones", "threads", "audio_s", "sbv2c ms (RTF)",
+           "ORT ms (RTF)", "ORT/sbv2c", "sbv2c MB", "ORT MB", "decoder GFLOP/s (% of peak)");
+    char stage_lines[6][512];
+    int n_stage_lines = 0;
+    for (int threads = 1; threads <= 2; threads++) {
+        for (int li = 0; li < 3; li++) {
+            char in_dir[4400], th[16], rp[16];
+            snprintf(in_dir, sizeof in_dir, "%s/in_%d", dir, phones[li]);
+            snprintf(th, sizeof th, "%d", threads);
+            snprintf(rp, sizeof rp, "%llu", (unsigned long long)reps);
+            double ts[256], to[256], st_sum[N_ST] = {0};
+            int ns = 0, no = 0;
+            double rss_s = 0, rss_o = 0;
+            long samples = 0;
+            for (uint64_t r = 0; r < rounds; r++) {
+                char *a1[] = {self, "bench-run", model, in_dir, th, rp, NULL};
+                char *a2[] = {"node", node_script, onnx, in_dir, th, rp, NULL};
+                child_result cs = {0}, co = {0};
+                if (run_child(a1, &cs) != 0 || run_child(a2, &co) != 0) {
+                    fprintf(stderr, "sbv2 bench: a child run failed\n");
+                    return 1;
+                }
+                if (!cJSON_GetObjectItem(cs.json, "stages") || !cJSON_GetObjectItem(co.json, "samples")) {
+                    fprintf(stderr, "sbv2 bench: unexpected child output\n");
+                    return 1;
+                }
+                cJSON *e;
+                cJSON_ArrayForEach(e, cJSON_GetObjectItem(cs.json, "times")) if (ns < 256) ts[ns++] = e->valuedouble;
+                cJSON_ArrayForEach(e, cJSON_GetObjectItem(co.json, "times")) if (no < 256) to[no++] = e->valuedouble;
+                cJSON *stj = cJSON_GetObjectItem(cs.json, "stages");
+                for (int s = 0; s < N_ST; s++) st_sum[s] += cJSON_GetObjectItem(stj, k_stage_names[s])->valuedouble / (double)rounds;
+                samples = (long)cJSON_GetObjectItem(cs.json, "samples")->valuedouble;
+                long so = (long)cJSON_GetObjectItem(co.json, "samples")->valuedouble;
+                if (so != samples) fprintf(stderr, "warning: ORT produced %ld samples, sbv2c %ld\n", so, samples);
+                if (cs.rss_mb > rss_s) rss_s = cs.rss_mb;
+                if (co.rss_mb > rss_o) rss_o = co.rss_mb;
+                cJSON_Delete(cs.json);
+                cJSON_Delete(co.json);
+            }
+            double ms_s = median(ts, ns), ms_o = median(to, no), audio = (double)samples / info.sampling_rate;
+            int frames = (int)(samples / info.hop_length);
+            double dec_gf = decoder_gflop(&info, frames) / (st_sum[ST_DEC] / 1e3);
+            char c1[64], c2[64];
+            snprintf(c1, sizeof c1, "%.0f (%.3f)", ms_s, ms_s / 1e3 / audio);
+            snprintf(c2, sizeof c2, "%.0f (%.3f)", ms_o, ms_o / 1e3 / audio);
+            printf("%-7d %-7d %-8.2f %-22s %-22s %-9.2f %-10.0f %-10.0f %.0f (%.0f%%)\n", phones[li], threads, audio, c1, c2,
+                   ms_o / ms_s, rss_s, rss_o, dec_gf, 100.0 * dec_gf / peak[threads]);
+            fflush(stdout);
+            int o = snprintf(stage_lines[n_stage_lines], sizeof stage_lines[0], "%3d phones, %d thread%s, %4d frames:", phones[li],
+                             threads, threads > 1 ? "s" : " ", frames);
+            for (int s = 0; s < N_ST; s++)
+                o += snprintf(stage_lines[n_stage_lines] + o, sizeof stage_lines[0] - (size_t)o, " %s %.0f", k_stage_names[s], st_sum[s]);
+            n_stage_lines++;
+        }
+    }
+    printf("\nsbv2c per-stage medians (ms):\n");
+    for (int i = 0; i < n_stage_lines; i++) printf("  %s\n", stage_lines[i]);
+    printf("\nmedians over %llu rounds x %llu runs, engines alternating, each round in a fresh process;\n"
+           "RTF = inference time / audio duration; RSS = peak resident set of the engine's process.\n",
+           (unsigned long long)rounds, (unsigned long long)reps);
+    return 0;
+}
