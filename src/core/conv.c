@@ -158,27 +158,22 @@ const char *conv_isa_name(void) {
     }
 }
 
-int conv_run(const conv_job *j) {
-    const isa_t isa = j->force_generic ? ISA_GENERIC : detect_isa();
-    const int nr = isa == ISA_AVX512 ? 64 : isa == ISA_AVX2 ? 16 : 64;
-    const int span = (j->k - 1) * j->dil;
-    /* padded, activated input; NR spare zeros on the right so full tiles can read */
-    const size_t ldx = (size_t)j->tout + (size_t)span + (size_t)nr;
-    float *xp = malloc(sizeof(float) * ldx * (size_t)j->cin);
-    if (!xp) return -1;
-    for (int ci = 0; ci < j->cin; ci++) {
-        float *row = xp + (size_t)ci * ldx;
-        const float *src = j->x + (size_t)ci * j->tin;
-        memset(row, 0, sizeof(float) * ldx);
-        for (int t = 0; t < j->tin; t++) {
-            int d = t + j->pad_l;
-            if (d < 0 || (size_t)d >= ldx) continue;
-            float v = src[t];
-            if (j->act == CONV_ACT_LEAKY) v = v > 0 ? v : v * j->slope;
-            if (j->mask) v *= j->mask[t];
-            row[d] = v;
-        }
+float *scratch_get(scratch *s, int slot, size_t n) {
+    if (!s) return malloc(sizeof(float) * (n ? n : 1));
+    if (s->cap[slot] < n) {
+        free(s->p[slot]);
+        size_t cap = n + n / 4 + 1024; /* some headroom for the next, longer request */
+        s->p[slot] = malloc(sizeof(float) * cap);
+        s->cap[slot] = s->p[slot] ? cap : 0;
     }
+    return s->p[slot];
+}
+
+void scratch_free(scratch *s) {
+    for (int i = 0; s && i < SCRATCH_SLOTS; i++) free(s->p[i]), s->p[i] = NULL, s->cap[i] = 0;
+}
+
+static int run_tiles(const conv_job *j, isa_t isa, int nr, const float *xp, size_t ldx) {
     const int blocks = (j->cout + MR - 1) / MR;
     const int tiles = (j->tout + nr - 1) / nr;
     const long work = (long)blocks * tiles;
@@ -186,7 +181,9 @@ int conv_run(const conv_job *j) {
     (void)nt;
 #pragma omp parallel for num_threads(nt) schedule(static) if (work > 1 && (long)j->cout * j->cin * j->k * j->tout > 400000)
     for (long w = 0; w < work; w++) {
-        int b = (int)(w / tiles), tt = (int)(w % tiles);
+        /* time tiles outer: one tile's input panel stays in cache while every
+           output-channel block reads it */
+        int tt = (int)(w / blocks), b = (int)(w % blocks);
         tile_args a = {j->packed + (size_t)b * j->cin * j->k * MR, xp, ldx, j->cin, j->k, j->dil, j->bias, j->res, j->y,
                        j->tout, b * MR, j->cout - b * MR < MR ? j->cout - b * MR : MR, tt * nr,
                        j->tout - tt * nr < nr ? j->tout - tt * nr : nr};
@@ -198,8 +195,38 @@ int conv_run(const conv_job *j) {
         tile_generic(&a);
 #endif
     }
-    free(xp);
     return 0;
+}
+
+int conv_run(const conv_job *j) {
+    const isa_t isa = j->force_generic ? ISA_GENERIC : detect_isa();
+    const int nr = isa == ISA_AVX512 ? 64 : isa == ISA_AVX2 ? 16 : 64;
+    const int span = (j->k - 1) * j->dil;
+    /* padded, activated input; NR spare zeros on the right so full tiles can read */
+    const size_t ldx = (size_t)j->tout + (size_t)span + (size_t)nr;
+    if (j->x_ld) return run_tiles(j, isa, nr, j->x, j->x_ld);
+    float *xp = scratch_get(j->ws, SCR_CONV_IN, ldx * (size_t)j->cin);
+    if (!xp) return -1;
+    /* row: zeros, then x[t] at t + pad_l for the t that land inside, zeros */
+    const int t_lo = j->pad_l < 0 ? -j->pad_l : 0;
+    long t_hi = (long)ldx - j->pad_l;
+    if (t_hi > j->tin) t_hi = j->tin;
+    const size_t d_lo = (size_t)(t_lo + j->pad_l), d_hi = t_hi > t_lo ? (size_t)(t_hi + j->pad_l) : d_lo;
+    for (int ci = 0; ci < j->cin; ci++) {
+        float *row = xp + (size_t)ci * ldx;
+        const float *src = j->x + (size_t)ci * j->tin;
+        memset(row, 0, sizeof(float) * d_lo);
+        memset(row + d_hi, 0, sizeof(float) * (ldx - d_hi));
+        for (long t = t_lo; t < t_hi; t++) {
+            float v = src[t];
+            if (j->act == CONV_ACT_LEAKY) v = v > 0 ? v : v * j->slope;
+            if (j->mask) v *= j->mask[t];
+            row[t + j->pad_l] = v;
+        }
+    }
+    int rc = run_tiles(j, isa, nr, xp, ldx);
+    if (!j->ws) free(xp);
+    return rc;
 }
 
 /* ---- peak measurement (for the benchmark) ---------------------------------- */

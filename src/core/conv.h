@@ -6,6 +6,20 @@
 
 typedef enum { CONV_ACT_NONE = 0, CONV_ACT_LEAKY = 1 } conv_act;
 
+/* Grow-only scratch buffers owned by a per-request state, so steady-state
+ * inference allocates nothing (no page-fault storms). Slots are named below. */
+#define SCRATCH_SLOTS 10
+enum { SCR_CONV_IN = 0, SCR_WINO_V, SCR_WINO_M, SCR_WINO_ROWS, SCR_DEC_X, SCR_DEC_Y, SCR_DEC_ACC, SCR_DEC_TMP };
+typedef struct scratch {
+    float *p[SCRATCH_SLOTS];
+    size_t cap[SCRATCH_SLOTS];
+} scratch;
+
+/* n floats in `slot` (contents undefined), or NULL when out of memory. With
+ * s == NULL the caller owns a fresh malloc() and must free it. */
+float *scratch_get(scratch *s, int slot, size_t n);
+void scratch_free(scratch *s);
+
 typedef struct conv_job {
     const float *packed; /* conv_pack() output */
     const float *bias;   /* [cout] or NULL */
@@ -20,6 +34,9 @@ typedef struct conv_job {
     int tout;
     int n_threads;
     int force_generic;   /* tests: run the portable kernel */
+    scratch *ws;         /* optional reusable memory for the padded input */
+    size_t x_ld;         /* > 0: x is already padded (row stride x_ld, pad_l zeros in
+                            front, >= 64 readable zeros after tin); act/mask unused */
 } conv_job;
 
 size_t conv_packed_size(int cout, int cin, int k);

@@ -16,7 +16,7 @@ static inline void axpy_shift(float *restrict y, const float *restrict x, float 
 
 int op_conv1d(const conv1d_t *c, const float *x, int tin, int dil, int pad_l, float *y, int tout, int nt) {
     if (c->packed) {
-        conv_job j = {c->packed, c->b, c->cout, c->cin, c->k, dil, pad_l, x, tin, CONV_ACT_NONE, 0.0f, NULL, NULL, y, tout, nt, 0};
+        conv_job j = {c->packed, c->b, c->cout, c->cin, c->k, dil, pad_l, x, tin, CONV_ACT_NONE, 0.0f, NULL, NULL, y, tout, nt, 0, NULL, 0};
         return conv_run(&j);
     }
     const int cin = c->cin, k = c->k;
@@ -36,9 +36,9 @@ int op_conv1d(const conv1d_t *c, const float *x, int tin, int dil, int pad_l, fl
 }
 
 int op_conv1d_fused(const conv1d_t *c, const float *x, int tin, int dil, int pad_l, float slope, const float *res,
-                    float *y, int tout, int nt) {
+                    float *y, int tout, int nt, scratch *ws) {
     if (c->packed) {
-        conv_job j = {c->packed, c->b, c->cout, c->cin, c->k, dil, pad_l, x, tin, CONV_ACT_LEAKY, slope, NULL, res, y, tout, nt, 0};
+        conv_job j = {c->packed, c->b, c->cout, c->cin, c->k, dil, pad_l, x, tin, CONV_ACT_LEAKY, slope, NULL, res, y, tout, nt, 0, ws, 0};
         return conv_run(&j);
     }
     /* unpacked fallback: explicit steps */

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+struct scratch;
+
 /* Conv1d weights as PyTorch stores them: w[cout][cin][k], optional bias. */
 typedef struct conv1d_t {
     const float *w, *b;
@@ -22,7 +24,7 @@ int op_conv1d(const conv1d_t *c, const float *x, int tin, int dil, int pad_l, fl
 /* Same, with a leaky ReLU (slope) applied to x first and `res` ([cout][tout],
  * may alias y) added to the result, fused into the packed kernel. */
 int op_conv1d_fused(const conv1d_t *c, const float *x, int tin, int dil, int pad_l, float slope, const float *res,
-                    float *y, int tout, int nt);
+                    float *y, int tout, int nt, struct scratch *ws);
 /* Depthwise (groups = channels) version: w[c][1][k]. */
 void op_conv1d_depthwise(const conv1d_t *c, const float *x, int t, int dil, int pad_l, float *y);
 /* Transposed conv, stride s, padding p; wt is w re-laid out as [cout][cin][k]. */

@@ -59,7 +59,7 @@ static void bind_dds(wctx *c, dds_t *d, int ch, int kernel, const char *prefix) 
 }
 
 int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
-    wctx c = {m, err, SBV2_OK};
+    wctx c = {m, err, SBV2_OK, 0};
     const sbv2_hparams *hp = &m->hp;
     const int H = hp->hidden_channels, I = hp->inter_channels, G = hp->gin_channels;
 
@@ -191,11 +191,22 @@ int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
             r->n = hp->resblock == '1' ? 3 : 2;
             for (int k = 0; k < r->n; k++) {
                 r->dil[k] = hp->res_dilations[j][k];
+                c.no_pack = ks % 2 == 1 && ks >= 3 && r->dil[k] <= 64; /* Winograd form below instead */
                 if (hp->resblock == '1') {
                     w_wn_conv(&c, &r->c1[k], u->cout, u->cout, ks, "dec.resblocks.%d.convs1.%d", idx, k);
                     w_wn_conv(&c, &r->c2[k], u->cout, u->cout, ks, "dec.resblocks.%d.convs2.%d", idx, k);
                 } else {
                     w_wn_conv(&c, &r->c1[k], u->cout, u->cout, ks, "dec.resblocks.%d.convs.%d", idx, k);
+                }
+                /* odd kernels ("same" padding) take the Winograd path */
+                if (c.no_pack) {
+                    c.no_pack = 0;
+                    float *p1 = w_alloc(&c, wino_packed_size(u->cout, u->cout, ks));
+                    if (p1 && r->c1[k].w) wino_prepare(&r->w1[k], r->c1[k].w, r->c1[k].b, u->cout, u->cout, ks, p1);
+                    if (hp->resblock == '1') {
+                        float *p2 = w_alloc(&c, wino_packed_size(u->cout, u->cout, ks));
+                        if (p2 && r->c2[k].w) wino_prepare(&r->w2[k], r->c2[k].w, r->c2[k].b, u->cout, u->cout, ks, p2);
+                    }
                 }
             }
         }

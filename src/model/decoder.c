@@ -17,11 +17,19 @@ static int resblock_forward(run_ctx *r, const resblock_t *rb, float *x, int C, i
     for (int k = 0; k < rb->n; k++) {
         const conv1d_t *c1 = &rb->c1[k];
         const int d = rb->dil[k], ks = c1->k;
-        if (rb->c2[k].w) {
-            if (op_conv1d_fused(c1, x, T, d, (ks * d - d) / 2, LRELU_SLOPE, NULL, tmp, T, r->nt)) return SBV2_ERR_NO_MEMORY;
-            if (op_conv1d_fused(&rb->c2[k], tmp, T, 1, (ks - 1) / 2, LRELU_SLOPE, x, x, T, r->nt)) return SBV2_ERR_NO_MEMORY;
-        } else {
-            if (op_conv1d_fused(c1, x, T, d, (ks * d - d) / 2, LRELU_SLOPE, x, x, T, r->nt)) return SBV2_ERR_NO_MEMORY;
+        const int two = rb->c2[k].w != NULL;
+        float *out1 = two ? tmp : x;
+        const float *res1 = two ? NULL : x;
+        if (r->wino && rb->w1[k].ok) {
+            if (wino_run(&rb->w1[k], x, T, d, LRELU_SLOPE, res1, out1, r->nt, r->ws)) return SBV2_ERR_NO_MEMORY;
+        } else if (op_conv1d_fused(c1, x, T, d, (ks * d - d) / 2, LRELU_SLOPE, res1, out1, T, r->nt, r->ws)) {
+            return SBV2_ERR_NO_MEMORY;
+        }
+        if (!two) continue;
+        if (r->wino && rb->w2[k].ok) {
+            if (wino_run(&rb->w2[k], tmp, T, 1, LRELU_SLOPE, x, x, r->nt, r->ws)) return SBV2_ERR_NO_MEMORY;
+        } else if (op_conv1d_fused(&rb->c2[k], tmp, T, 1, (ks - 1) / 2, LRELU_SLOPE, x, x, T, r->nt, r->ws)) {
+            return SBV2_ERR_NO_MEMORY;
         }
     }
     (void)C;
@@ -33,7 +41,7 @@ static int upsample_forward(run_ctx *r, const ups_t *u, const float *x, int tin,
     for (int ph = 0; ph < u->stride; ph++) {
         const int q = ph < tout ? (tout - ph + u->stride - 1) / u->stride : 0;
         if (q == 0) continue;
-        if (op_conv1d_fused(&u->phase[ph], x, tin, 1, u->phase_pad[ph], LRELU_SLOPE, NULL, tmp, q, r->nt))
+        if (op_conv1d_fused(&u->phase[ph], x, tin, 1, u->phase_pad[ph], LRELU_SLOPE, NULL, tmp, q, r->nt, r->ws))
             return SBV2_ERR_NO_MEMORY;
         for (int co = 0; co < u->cout; co++) {
             const float *src = tmp + (size_t)co * q;
@@ -58,8 +66,8 @@ int decoder_forward(run_ctx *r, const struct sbv2_model *m, const float *z, int 
         len = (size_t)nl;
         if ((size_t)u->cout * len > maxel) maxel = (size_t)u->cout * len;
     }
-    float *x = malloc(sizeof(float) * maxel), *y = malloc(sizeof(float) * maxel);
-    float *acc = malloc(sizeof(float) * maxel), *tmp = malloc(sizeof(float) * 2 * maxel);
+    float *x = scratch_get(r->ws, SCR_DEC_X, maxel), *y = scratch_get(r->ws, SCR_DEC_Y, maxel);
+    float *acc = scratch_get(r->ws, SCR_DEC_ACC, maxel), *tmp = scratch_get(r->ws, SCR_DEC_TMP, maxel);
     float *gc = malloc(sizeof(float) * (size_t)C0);
     float *out = NULL;
     int rc = SBV2_OK;
@@ -97,10 +105,7 @@ int decoder_forward(run_ctx *r, const struct sbv2_model *m, const float *z, int 
     *wav = out;
     *n_out = L;
 done:
-    free(x);
-    free(y);
-    free(acc);
-    free(tmp);
+    if (!r->ws) free(x), free(y), free(acc), free(tmp);
     free(gc);
     return rc;
 }

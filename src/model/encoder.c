@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/conv.h"
 #include "model/layers.h"
 
 void run_dump(run_ctx *r, const char *name, const float *data, int ndim, int64_t d1, int64_t d2, int64_t d3) {
@@ -21,35 +22,44 @@ void encoder_free(encoder_t *e) {
     free(e->ffn);
 }
 
+/* A [M][K] x B [K][N] -> C [M][N] product through the packed conv kernel
+ * (a 1x1 conv with M output channels over N time steps). */
+static int matmul(run_ctx *r, const float *a, int M, int K, const float *b, int N, float *c, float *pack_buf) {
+    conv_pack(a, M, K, 1, pack_buf);
+    conv_job j = {pack_buf, NULL, M, K, 1, 1, 0, b, N, CONV_ACT_NONE, 0.0f, NULL, NULL, c, N, r->nt, 0, r->ws, 0};
+    return conv_run(&j);
+}
+
 /* y = conv_o(attention(q, k, v)) for one layer; x [H][T]. */
 static int mha_forward(run_ctx *r, const mha_t *a, const float *x, int T, const float *mask, float *y) {
     const int H = a->q.cout, nh = a->n_heads, kc = H / nh, W = a->window;
+    const size_t TT = (size_t)T * T;
     float *q = malloc(sizeof(float) * (size_t)H * T * 4);
-    float *sc = malloc(sizeof(float) * (size_t)T * T);
-    if (!q || !sc) { free(q); free(sc); return SBV2_ERR_NO_MEMORY; }
+    float *sc = malloc(sizeof(float) * TT);
+    float *tmp = malloc(sizeof(float) * ((size_t)T * kc * 2));
+    float *pk = malloc(sizeof(float) * (conv_packed_size(T, T, 1) + conv_packed_size(T, kc, 1)));
+    int rc = SBV2_OK;
+    if (!q || !sc || !tmp || !pk) { rc = SBV2_ERR_NO_MEMORY; goto out; }
     float *k = q + (size_t)H * T, *v = k + (size_t)H * T, *o = v + (size_t)H * T;
-    op_conv1d(&a->q, x, T, 1, 0, q, T, r->nt);
-    op_conv1d(&a->k, x, T, 1, 0, k, T, r->nt);
-    op_conv1d(&a->v, x, T, 1, 0, v, T, r->nt);
+    float *qt = tmp, *ot = tmp + (size_t)T * kc;
+    if (op_conv1d(&a->q, x, T, 1, 0, q, T, r->nt) || op_conv1d(&a->k, x, T, 1, 0, k, T, r->nt) ||
+        op_conv1d(&a->v, x, T, 1, 0, v, T, r->nt)) { rc = SBV2_ERR_NO_MEMORY; goto out; }
     const float scale = 1.0f / sqrtf((float)kc);
     for (int h = 0; h < nh; h++) {
         const float *qh = q + (size_t)h * kc * T, *kh = k + (size_t)h * kc * T, *vh = v + (size_t)h * kc * T;
         float *oh = o + (size_t)h * kc * T;
+        /* content scores s[i][j] = (q_i / sqrt(kc)) . k_j */
+        for (int i = 0; i < T; i++)
+            for (int d = 0; d < kc; d++) qt[(size_t)i * kc + d] = qh[(size_t)d * T + i] * scale;
+        if (matmul(r, qt, T, kc, kh, T, sc, pk)) { rc = SBV2_ERR_NO_MEMORY; goto out; }
         for (int i = 0; i < T; i++) {
             float *s = sc + (size_t)i * T;
-            for (int j = 0; j < T; j++) s[j] = 0.0f;
-            /* content scores: (q / sqrt(kc)) . k */
-            for (int d = 0; d < kc; d++) {
-                float qv = qh[(size_t)d * T + i] * scale;
-                const float *kr = kh + (size_t)d * T;
-                for (int j = 0; j < T; j++) s[j] += qv * kr[j];
-            }
             /* relative-key scores for |j - i| <= W */
             int j0 = i - W < 0 ? 0 : i - W, j1 = i + W >= T ? T - 1 : i + W;
             for (int j = j0; j <= j1; j++) {
                 const float *ek = a->rel_k + (size_t)(j - i + W) * kc;
                 float acc = 0.0f;
-                for (int d = 0; d < kc; d++) acc += qh[(size_t)d * T + i] * scale * ek[d];
+                for (int d = 0; d < kc; d++) acc += qt[(size_t)i * kc + d] * ek[d];
                 s[j] += acc;
             }
             float mx = -INFINITY;
@@ -62,24 +72,30 @@ static int mha_forward(run_ctx *r, const mha_t *a, const float *x, int T, const 
                 s[j] = expf(s[j] - mx);
                 sum += s[j];
             }
-            for (int j = 0; j < T; j++) s[j] /= sum;
+            const float inv = 1.0f / sum;
+            for (int j = 0; j < T; j++) s[j] *= inv;
         }
-        for (int d = 0; d < kc; d++) {
-            const float *vr = vh + (size_t)d * T;
-            for (int i = 0; i < T; i++) {
-                const float *s = sc + (size_t)i * T;
-                float acc = 0.0f;
-                for (int j = 0; j < T; j++) acc += s[j] * vr[j];
-                int j0 = i - W < 0 ? 0 : i - W, j1 = i + W >= T ? T - 1 : i + W;
+        /* out^T[i][d] = sum_j p[i][j] v[d][j]: p times v^T */
+        for (int j = 0; j < T; j++)
+            for (int d = 0; d < kc; d++) qt[(size_t)j * kc + d] = vh[(size_t)d * T + j];
+        if (matmul(r, sc, T, T, qt, kc, ot, pk)) { rc = SBV2_ERR_NO_MEMORY; goto out; }
+        for (int i = 0; i < T; i++) {
+            const float *s = sc + (size_t)i * T;
+            int j0 = i - W < 0 ? 0 : i - W, j1 = i + W >= T ? T - 1 : i + W;
+            for (int d = 0; d < kc; d++) {
+                float acc = ot[(size_t)i * kc + d];
                 for (int j = j0; j <= j1; j++) acc += s[j] * a->rel_v[(size_t)(j - i + W) * kc + d];
                 oh[(size_t)d * T + i] = acc;
             }
         }
     }
-    op_conv1d(&a->o, o, T, 1, 0, y, T, r->nt);
+    if (op_conv1d(&a->o, o, T, 1, 0, y, T, r->nt)) rc = SBV2_ERR_NO_MEMORY;
+out:
     free(q);
     free(sc);
-    return SBV2_OK;
+    free(tmp);
+    free(pk);
+    return rc;
 }
 
 /* FFN with "same" padding: conv_1(x*mask) -> relu -> conv_2(.*mask) -> *mask */

@@ -9,6 +9,7 @@
 
 struct sbv2_state {
     const sbv2_model *model;
+    scratch ws; /* grow-only buffers reused by every request on this state */
 };
 
 sbv2_state *sbv2_state_new(const sbv2_model *model, sbv2_error *err) {
@@ -25,7 +26,11 @@ sbv2_state *sbv2_state_new(const sbv2_model *model, sbv2_error *err) {
     return s;
 }
 
-void sbv2_state_free(sbv2_state *state) { free(state); }
+void sbv2_state_free(sbv2_state *state) {
+    if (!state) return;
+    scratch_free(&state->ws);
+    free(state);
+}
 
 sbv2_infer_params sbv2_infer_default_params(void) {
     sbv2_infer_params p;
@@ -94,7 +99,7 @@ int sbv2_infer(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_p
     const sbv2_hparams *hp = &m->hp;
     const int L = (int)in->n_tokens, H = hp->hidden_channels, I = hp->inter_channels, G = hp->gin_channels;
     const size_t valid = in->valid_length ? in->valid_length : in->n_tokens;
-    run_ctx r = {p->n_threads > 0 ? p->n_threads : 1, p->on_tensor, p->user_data, 0};
+    run_ctx r = {p->n_threads > 0 ? p->n_threads : 1, p->on_tensor, p->user_data, 0, 1, &state->ws};
     sbv2_rng rng;
     sbv2_rng_seed(&rng, p->seed);
 

@@ -2,6 +2,7 @@
 #ifndef SBV2_LAYERS_H
 #define SBV2_LAYERS_H
 
+#include "core/conv.h"
 #include "model/model.h"
 
 /* Per-call context threaded through every part. */
@@ -10,6 +11,8 @@ typedef struct run_ctx {
     sbv2_tensor_callback cb;  /* intermediate dumps (may be NULL) */
     void *ud;
     int aborted;
+    int wino;                 /* use the Winograd resblock convs */
+    struct scratch *ws;       /* the state's reusable buffers */
 } run_ctx;
 
 /* Reports tensor `name` (float, batch dim 1 prepended to [d1][d2][d3]). */

@@ -4,6 +4,7 @@
 
 #include "common.h"
 #include "core/ops.h"
+#include "core/winograd.h"
 #include "formats/safetensors.h"
 
 #define SBV2_MAX_UPS 16
@@ -112,6 +113,7 @@ typedef struct coupling_t {
 typedef struct resblock_t {
     int n; /* convs per branch: 3 for type "1", 2 for type "2" */
     conv1d_t c1[SBV2_MAX_DILATIONS], c2[SBV2_MAX_DILATIONS]; /* c2 unused for type "2" */
+    wino_conv w1[SBV2_MAX_DILATIONS], w2[SBV2_MAX_DILATIONS]; /* Winograd forms (when .ok) */
     int dil[SBV2_MAX_DILATIONS];
 } resblock_t;
 

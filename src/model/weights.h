@@ -7,10 +7,12 @@
 typedef struct wctx {
     struct sbv2_model *m;
     sbv2_error *err;
-    int rc; /* first error; later calls do nothing */
+    int rc;      /* first error; later calls do nothing */
+    int no_pack; /* bind without a packed copy (the caller makes another form) */
 } wctx;
 
 float *w_alloc(wctx *c, size_t n);
+void w_release(wctx *c, const float *data, size_t n);
 const st_tensor *w_find(wctx *c, const char *name);
 /* ndim 1..3; unused dims are ignored. */
 const float *w_get(wctx *c, int ndim, int64_t d0, int64_t d1, int64_t d2, const char *fmt, ...) SBV2_PRINTF(6, 7);

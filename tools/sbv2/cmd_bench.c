@@ -190,20 +190,23 @@ static int sh(const char *cmd) {
 
 int cmd_bench(int argc, char **argv) {
     const char *dir = NULL, *ort_dir = SBV2_SOURCE_DIR "/tests/ort";
-    uint64_t rounds = 3, reps = 2;
+    uint64_t rounds = 3, reps = 2, only = 0, only_threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: sbv2 bench [--dir DIR] [--ort-dir DIR] [--rounds N] [--reps N]\n"
+            printf("usage: sbv2 bench [--dir DIR] [--ort-dir DIR] [--rounds N] [--reps N] [--phones N] [--threads N]\n"
                    "  Writes a full-size random JP-Extra model and its ONNX export into DIR (default: a\n"
                    "  new folder under /tmp), then times sbv2c against ONNX Runtime (Node package in\n"
                    "  --ort-dir, default %s) on 10, 60 and 200 phones at 1 and 2 threads, alternating\n"
-                   "  engines for N rounds of M timed runs (after a warm-up) each.\n", SBV2_SOURCE_DIR "/tests/ort");
+                   "  engines for N rounds of M timed runs (after a warm-up) each. --phones/--threads\n"
+                   "  restrict the run to one length / thread count.\n", SBV2_SOURCE_DIR "/tests/ort");
             return 0;
         } else if (!strcmp(a, "--dir") && v) dir = v, i++;
         else if (!strcmp(a, "--ort-dir") && v) ort_dir = v, i++;
         else if (!strcmp(a, "--rounds") && v && cli_parse_u64(v, &rounds) && rounds >= 1) i++;
         else if (!strcmp(a, "--reps") && v && cli_parse_u64(v, &reps) && reps >= 1) i++;
+        else if (!strcmp(a, "--phones") && v && cli_parse_u64(v, &only) && only >= 1 && only <= 10000) i++;
+        else if (!strcmp(a, "--threads") && v && cli_parse_u64(v, &only_threads) && only_threads >= 1 && only_threads <= 2) i++;
         else { fprintf(stderr, "sbv2 bench: bad argument %s\n", a); return 2; }
     }
     char tmpl[] = "/tmp/sbv2-bench-XXXXXX", self[4096], path[4400], cmd[9000];
@@ -243,8 +246,9 @@ int cmd_bench(int argc, char **argv) {
     double peak[3] = {0, conv_fma_peak_gflops(1, 0.2), conv_fma_peak_gflops(2, 0.2)};
     sbv2_model_free(m);
 
-    const int phones[3] = {10, 60, 200};
-    for (int li = 0; li < 3; li++) {
+    int phones[3] = {10, 60, 200}, n_len = 3;
+    if (only) phones[0] = (int)only, n_len = 1;
+    for (int li = 0; li < n_len; li++) {
         snprintf(path, sizeof path, "%s/in_%d", dir, phones[li]);
         snprintf(cmd, sizeof cmd, "'%s' demo '%s' --tokens %d --seed %d --noise 0 --noise-w 0 --save-inputs '%s' --inputs-only",
                  self, model, phones[li], 100 + li, path);
@@ -253,9 +257,11 @@ int cmd_bench(int argc, char **argv) {
     printf("%-7s %-7s %-8s %-22s %-22s %-9s %-10s %-10s %s\n", "phones", "threads", "audio_s", "sbv2c ms (RTF)",
            "ORT ms (RTF)", "ORT/sbv2c", "sbv2c MB", "ORT MB", "decoder GFLOP/s (% of peak)");
     char stage_lines[6][512];
+    (void)n_len;
     int n_stage_lines = 0;
     for (int threads = 1; threads <= 2; threads++) {
-        for (int li = 0; li < 3; li++) {
+        if (only_threads && threads != (int)only_threads) continue;
+        for (int li = 0; li < n_len; li++) {
             char in_dir[4400], th[16], rp[16];
             snprintf(in_dir, sizeof in_dir, "%s/in_%d", dir, phones[li]);
             snprintf(th, sizeof th, "%d", threads);

@@ -153,21 +153,21 @@ static void build_specs(spec_list *l, const dims *d) {
     encoder(l, d, d->layers, d->kernel, "enc_p.encoder");
     conv(l, 2 * I, H, 1, 0.5f, "enc_p.proj");
 
-    /* duration predictor: log-durations around log(4) frames */
+    /* duration predictor: about 3.5 frames per token (470 frames for 60 phones) */
     conv(l, H, G, 1, 1.0f, "dp.cond");
     conv(l, 256, H, 3, 1.0f, "dp.conv_1");
     layernorm(l, 256, "dp.norm_1");
     conv(l, 256, 256, 3, 1.0f, "dp.conv_2");
     layernorm(l, 256, "dp.norm_2");
     add(l, I_NORMAL, 0, 0.3f / 16.0f, 3, 1, 256, 1, "dp.proj.weight");
-    add(l, I_CONST, logf(4.0f), 0, 1, 1, 0, 0, "dp.proj.bias");
+    add(l, I_CONST, logf(2.2f), 0, 1, 1, 0, 0, "dp.proj.bias");
 
     /* stochastic duration predictor (+ the posterior parts inference ignores) */
     conv(l, H, H, 1, 1.0f, "sdp.pre");
     conv(l, H, H, 1, 1.0f, "sdp.proj");
     conv(l, H, G, 1, 1.0f, "sdp.cond");
     dds(l, H, "sdp.convs");
-    add(l, I_CONST, -logf(4.0f), 0, 2, 2, 1, 0, "sdp.flows.0.m");
+    add(l, I_CONST, -logf(2.2f), 0, 2, 2, 1, 0, "sdp.flows.0.m");
     add(l, I_CONST, 0.0f, 0, 2, 2, 1, 0, "sdp.flows.0.logs");
     for (int i = 1; i <= 7; i += 2) {
         snprintf(q, sizeof q, "sdp.flows.%d", i);

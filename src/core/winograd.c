@@ -1,0 +1,186 @@
+/* "Same" dilated Conv1d with Winograd minimal filtering F(3,3): 5 products
+ * per 3 outputs instead of 9. Long kernels are split into pieces of 3 taps
+ * (K=7 -> 3 pieces, K=11 -> 4) so the transforms stay the small, well-
+ * conditioned F(3,3) ones (points 0, 1, -1, 2, inf): the fp32 error stays
+ * near that of direct convolution.
+ *
+ * Dilation d: output t = q*d + rho only sees the subsequence x[n*d + rho], so
+ * each residue rho is an undilated problem. Tiles of 3 outputs need 5 inputs
+ * x[3n .. 3n+4]; piece p (taps 3p..3p+2) needs the tile 3p inputs later, i.e.
+ * tile n+p. So with V_a[ci][n] = (B^T x-tile n)_a, the transformed output is
+ *   M_a[co][n] = sum_p sum_ci U_a[co][ci][p] V_a[ci][n + p],
+ * a P-tap stride-1 convolution over tiles, run by the packed conv kernel for
+ * each of the 5 points a. Then y = A^T M + bias (+ residual). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/conv.h"
+#include "core/winograd.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* F(3,3), points 0, 1, -1, 2, inf; rows of B^T scaled to integers and the
+ * matching rows of G scaled back:
+ *   B^T d: 2d0-d1-2d2+d3 | 2d1+d2-d3 | -2d1+3d2-d3 | d3-d1 | 2d1-d2-2d3+d4
+ *   G g:   g0/2 | (g0+g1+g2)/2 | (g0-g1+g2)/6 | (g0+2g1+4g2)/6 | g2
+ *   A^T m: m0+m1+m2+m3 | m1-m2+2m3 | m1+m2+4m3+m4 */
+static void kernel_transform(const float g[3], float u[5]) {
+    u[0] = g[0] * 0.5f;
+    u[1] = (g[0] + g[1] + g[2]) * 0.5f;
+    u[2] = (g[0] - g[1] + g[2]) * (1.0f / 6.0f);
+    u[3] = (g[0] + 2.0f * g[1] + 4.0f * g[2]) * (1.0f / 6.0f);
+    u[4] = g[2];
+}
+
+size_t wino_packed_size(int cout, int cin, int k) {
+    int P = (k + 2) / 3;
+    return 5 * conv_packed_size(cout, cin, P);
+}
+
+void wino_prepare(wino_conv *wc, const float *w, const float *bias, int cout, int cin, int k, float *packed) {
+    const int P = (k + 2) / 3;
+    wc->cout = cout, wc->cin = cin, wc->k = k, wc->pieces = P, wc->bias = bias;
+    const size_t per = conv_packed_size(cout, cin, P);
+    float *tmp = malloc(sizeof(float) * (size_t)cout * cin * P * 5);
+    for (size_t i = 0; tmp && i < (size_t)cout * cin; i++) {
+        for (int p = 0; p < P; p++) {
+            float g[3], u[5];
+            for (int j = 0; j < 3; j++) g[j] = 3 * p + j < k ? w[i * k + 3 * p + j] : 0.0f;
+            kernel_transform(g, u);
+            for (int a = 0; a < 5; a++) tmp[((size_t)a * cout * cin + i) * P + p] = u[a];
+        }
+    }
+    for (int a = 0; a < 5; a++) {
+        wc->packed[a] = packed + per * a;
+        if (tmp) conv_pack(tmp + (size_t)a * cout * cin * P, cout, cin, P, wc->packed[a]);
+    }
+    wc->ok = tmp != NULL;
+    free(tmp);
+}
+
+/* The transforms run over whole rows of tiles, vectorised for the CPU at run
+ * time (target_clones): inputs arrive de-interleaved into p0/p1/p2 (the 1st,
+ * 2nd, 3rd element of each tile), so tile n reads p0[n] p1[n] p2[n] p0[n+1] p1[n+1]. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SBV2_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SBV2_CLONES
+#endif
+
+SBV2_CLONES static void transform_rows(const float *restrict p0, const float *restrict p1, const float *restrict p2, int n,
+                                       float *restrict v0, float *restrict v1, float *restrict v2, float *restrict v3,
+                                       float *restrict v4) {
+    for (int i = 0; i < n; i++) {
+        const float d0 = p0[i], d1 = p1[i], d2 = p2[i], d3 = p0[i + 1], d4 = p1[i + 1];
+        v0[i] = 2.0f * d0 - d1 - 2.0f * d2 + d3;
+        v1[i] = 2.0f * d1 + d2 - d3;
+        v2[i] = -2.0f * d1 + 3.0f * d2 - d3;
+        v3[i] = d3 - d1;
+        v4[i] = 2.0f * d1 - d2 - 2.0f * d3 + d4;
+    }
+}
+
+SBV2_CLONES static void output_rows(const float *restrict m0, const float *restrict m1, const float *restrict m2,
+                                    const float *restrict m3, const float *restrict m4, int n, float *restrict o0,
+                                    float *restrict o1, float *restrict o2) {
+    for (int i = 0; i < n; i++) {
+        o0[i] = m0[i] + m1[i] + m2[i] + m3[i];
+        o1[i] = m1[i] - m2[i] + 2.0f * m3[i];
+        o2[i] = m1[i] + m2[i] + 4.0f * m3[i] + m4[i];
+    }
+}
+
+int wino_run(const wino_conv *wc, const float *x, int T, int dil, float slope, const float *res, float *y, int nt,
+             scratch *ws) {
+    const int C = wc->cin, CO = wc->cout, P = wc->pieces, K = wc->k;
+    const int pad_l = (K - 1) * dil / 2;
+    /* columns: per residue, N_rho tiles + P-1 look-ahead tiles */
+    int ncol = 0, off[64], ntile[64], maxrow = 0;
+    if (dil > 64) return -2;
+    for (int r = 0; r < dil; r++) {
+        int q = r < T ? (T - r + dil - 1) / dil : 0;
+        ntile[r] = (q + 2) / 3;
+        off[r] = ncol;
+        ncol += ntile[r] + P - 1;
+        if (ntile[r] + P > maxrow) maxrow = ntile[r] + P;
+    }
+    const int nout = ncol - (P - 1);
+    const int nth = nt > 0 ? nt : 1;
+    /* V rows carry 64 zeros of slack so the conv kernel reads them in place */
+    const size_t ldv = (size_t)ncol + 64;
+    float *v = scratch_get(ws, SCR_WINO_V, 5 * (size_t)C * ldv);
+    float *mm = scratch_get(ws, SCR_WINO_M, 5 * (size_t)CO * (nout > 0 ? nout : 1));
+    float *rows = scratch_get(ws, SCR_WINO_ROWS, (size_t)nth * 3 * (size_t)maxrow);
+    if (!v || !mm || !rows) {
+        if (!ws) free(v), free(mm), free(rows);
+        return -1;
+    }
+#pragma omp parallel num_threads(nth) if ((long)C * T > 20000)
+    {
+#ifdef _OPENMP
+        float *pr = rows + (size_t)omp_get_thread_num() * 3 * maxrow;
+#else
+        float *pr = rows;
+#endif
+#pragma omp for schedule(static)
+        for (int ci = 0; ci < C; ci++) {
+            const float *xr = x + (size_t)ci * T;
+            for (int r = 0; r < dil; r++) {
+                const int cnt = ntile[r] + P - 1; /* tiles to transform */
+                float *p0 = pr, *p1 = pr + maxrow, *p2 = pr + 2 * maxrow;
+                for (int n = 0; n <= cnt; n++) {
+                    for (int j = 0; j < 3; j++) {
+                        long src = (long)(3 * n + j) * dil + r - pad_l;
+                        float val = (src >= 0 && src < T) ? xr[src] : 0.0f;
+                        (j == 0 ? p0 : j == 1 ? p1 : p2)[n] = val > 0 ? val : val * slope;
+                    }
+                }
+                float *vb = v + (size_t)ci * ldv + off[r];
+                const size_t st = (size_t)C * ldv;
+                if (r == dil - 1)
+                    for (int a = 0; a < 5; a++) memset(v + a * st + (size_t)ci * ldv + ncol, 0, 64 * sizeof(float));
+                transform_rows(p0, p1, p2, cnt, vb, vb + st, vb + 2 * st, vb + 3 * st, vb + 4 * st);
+            }
+        }
+    }
+    int rc = 0;
+    for (int a = 0; a < 5 && rc == 0; a++) {
+        conv_job j = {wc->packed[a], NULL, CO, C, P, 1, 0, v + (size_t)a * C * ldv, ncol, CONV_ACT_NONE, 0.0f, NULL, NULL,
+                      mm + (size_t)a * CO * nout, nout, nt, 0, ws, ldv};
+        rc = conv_run(&j);
+    }
+    if (rc == 0) {
+#pragma omp parallel num_threads(nth) if ((long)CO * T > 20000)
+        {
+#ifdef _OPENMP
+            float *pr = rows + (size_t)omp_get_thread_num() * 3 * maxrow;
+#else
+            float *pr = rows;
+#endif
+#pragma omp for schedule(static)
+            for (int co = 0; co < CO; co++) {
+                const float b = wc->bias ? wc->bias[co] : 0.0f;
+                float *yo = y + (size_t)co * T;
+                const float *ro = res ? res + (size_t)co * T : NULL;
+                const size_t st = (size_t)CO * nout;
+                for (int r = 0; r < dil; r++) {
+                    const float *mb = mm + (size_t)co * nout + off[r];
+                    float *o0 = pr, *o1 = pr + maxrow, *o2 = pr + 2 * maxrow;
+                    output_rows(mb, mb + st, mb + 2 * st, mb + 3 * st, mb + 4 * st, ntile[r], o0, o1, o2);
+                    for (int n = 0; n < ntile[r]; n++) {
+                        const float o[3] = {o0[n], o1[n], o2[n]};
+                        for (int i = 0; i < 3; i++) {
+                            long t = (long)(3 * n + i) * dil + r;
+                            if (t >= T) break;
+                            yo[t] = o[i] + b + (ro ? ro[t] : 0.0f);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if (!ws) free(v), free(mm), free(rows);
+    return rc;
+}
