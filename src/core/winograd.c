@@ -92,6 +92,35 @@ SBV2_CLONES static void output_rows(const float *restrict m0, const float *restr
     }
 }
 
+/* p_j[n] = src[(3n + j) * d] for n in [0, cnt]: the residue's tile inputs. */
+SBV2_CLONES static void gather_rows(const float *restrict src, int d, int cnt, float *restrict p0, float *restrict p1,
+                                    float *restrict p2) {
+    const int s3 = 3 * d;
+    for (int n = 0; n <= cnt; n++) {
+        p0[n] = src[(size_t)n * s3];
+        p1[n] = src[(size_t)n * s3 + d];
+        p2[n] = src[(size_t)n * s3 + 2 * d];
+    }
+}
+
+/* dst[(3n + i) * d] = o_i[n] + b (+ res[same]) for tiles entirely inside. */
+SBV2_CLONES static void scatter_rows(const float *restrict o0, const float *restrict o1, const float *restrict o2, int n_full,
+                                     int d, float b, const float *res, float *dst) {
+    const size_t s3 = 3 * (size_t)d;
+    if (res)
+        for (int n = 0; n < n_full; n++) {
+            dst[n * s3] = o0[n] + b + res[n * s3];
+            dst[n * s3 + d] = o1[n] + b + res[n * s3 + d];
+            dst[n * s3 + 2 * d] = o2[n] + b + res[n * s3 + 2 * d];
+        }
+    else
+        for (int n = 0; n < n_full; n++) {
+            dst[n * s3] = o0[n] + b;
+            dst[n * s3 + d] = o1[n] + b;
+            dst[n * s3 + 2 * d] = o2[n] + b;
+        }
+}
+
 int wino_run(const wino_conv *wc, const float *x, int T, int dil, float slope, const float *res, float *y, int nt,
              scratch *ws) {
     const int C = wc->cin, CO = wc->cout, P = wc->pieces, K = wc->k;
@@ -112,7 +141,15 @@ int wino_run(const wino_conv *wc, const float *x, int T, int dil, float slope, c
     const size_t ldv = (size_t)ncol + 64;
     float *v = scratch_get(ws, SCR_WINO_V, 5 * (size_t)C * ldv);
     float *mm = scratch_get(ws, SCR_WINO_M, 5 * (size_t)CO * (nout > 0 ? nout : 1));
-    float *rows = scratch_get(ws, SCR_WINO_ROWS, (size_t)nth * 3 * (size_t)maxrow);
+    /* per thread: 3 tile-input rows + one activated, padded input row */
+    size_t rowlen = 0;
+    for (int r = 0; r < dil; r++) {
+        size_t need = (size_t)(3 * (ntile[r] + P - 1) + 3) * dil + r + 1;
+        if (need > rowlen) rowlen = need;
+    }
+    if (rowlen < (size_t)pad_l + T) rowlen = (size_t)pad_l + T;
+    const size_t per_thread = 3 * (size_t)maxrow + rowlen;
+    float *rows = scratch_get(ws, SCR_WINO_ROWS, (size_t)nth * per_thread);
     if (!v || !mm || !rows) {
         if (!ws) free(v), free(mm), free(rows);
         return -1;
@@ -120,23 +157,22 @@ int wino_run(const wino_conv *wc, const float *x, int T, int dil, float slope, c
 #pragma omp parallel num_threads(nth) if ((long)C * T > 20000)
     {
 #ifdef _OPENMP
-        float *pr = rows + (size_t)omp_get_thread_num() * 3 * maxrow;
+        float *pr = rows + (size_t)omp_get_thread_num() * per_thread;
 #else
         float *pr = rows;
 #endif
 #pragma omp for schedule(static)
         for (int ci = 0; ci < C; ci++) {
             const float *xr = x + (size_t)ci * T;
+            /* activated row with its zero padding: xa[i] = lrelu(x[i - pad_l]) */
+            float *xa = pr + 3 * (size_t)maxrow;
+            for (int i = 0; i < pad_l; i++) xa[i] = 0.0f;
+            for (int i = 0; i < T; i++) xa[pad_l + i] = xr[i] > 0 ? xr[i] : xr[i] * slope;
+            for (size_t i = (size_t)pad_l + T; i < rowlen; i++) xa[i] = 0.0f;
             for (int r = 0; r < dil; r++) {
                 const int cnt = ntile[r] + P - 1; /* tiles to transform */
                 float *p0 = pr, *p1 = pr + maxrow, *p2 = pr + 2 * maxrow;
-                for (int n = 0; n <= cnt; n++) {
-                    for (int j = 0; j < 3; j++) {
-                        long src = (long)(3 * n + j) * dil + r - pad_l;
-                        float val = (src >= 0 && src < T) ? xr[src] : 0.0f;
-                        (j == 0 ? p0 : j == 1 ? p1 : p2)[n] = val > 0 ? val : val * slope;
-                    }
-                }
+                gather_rows(xa + r, dil, cnt, p0, p1, p2);
                 float *vb = v + (size_t)ci * ldv + off[r];
                 const size_t st = (size_t)C * ldv;
                 if (r == dil - 1)
@@ -155,7 +191,7 @@ int wino_run(const wino_conv *wc, const float *x, int T, int dil, float slope, c
 #pragma omp parallel num_threads(nth) if ((long)CO * T > 20000)
         {
 #ifdef _OPENMP
-            float *pr = rows + (size_t)omp_get_thread_num() * 3 * maxrow;
+            float *pr = rows + (size_t)omp_get_thread_num() * per_thread;
 #else
             float *pr = rows;
 #endif
@@ -169,7 +205,10 @@ int wino_run(const wino_conv *wc, const float *x, int T, int dil, float slope, c
                     const float *mb = mm + (size_t)co * nout + off[r];
                     float *o0 = pr, *o1 = pr + maxrow, *o2 = pr + 2 * maxrow;
                     output_rows(mb, mb + st, mb + 2 * st, mb + 3 * st, mb + 4 * st, ntile[r], o0, o1, o2);
-                    for (int n = 0; n < ntile[r]; n++) {
+                    /* whole tiles vectorised, the last partial one element by element */
+                    const int q = (T - r + dil - 1) / dil, n_full = q / 3;
+                    scatter_rows(o0, o1, o2, n_full, dil, b, ro ? ro + r : NULL, yo + r);
+                    for (int n = n_full; n < ntile[r]; n++) {
                         const float o[3] = {o0[n], o1[n], o2[n]};
                         for (int i = 0; i < 3; i++) {
                             long t = (long)(3 * n + i) * dil + r;

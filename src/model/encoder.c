@@ -26,75 +26,88 @@ void encoder_free(encoder_t *e) {
  * (a 1x1 conv with M output channels over N time steps). */
 static int matmul(run_ctx *r, const float *a, int M, int K, const float *b, int N, float *c, float *pack_buf) {
     conv_pack(a, M, K, 1, pack_buf);
-    conv_job j = {pack_buf, NULL, M, K, 1, 1, 0, b, N, CONV_ACT_NONE, 0.0f, NULL, NULL, c, N, r->nt, 0, r->ws, 0};
+    /* no shared scratch here: heads may run this concurrently */
+    conv_job j = {pack_buf, NULL, M, K, 1, 1, 0, b, N, CONV_ACT_NONE, 0.0f, NULL, NULL, c, N, r->nt, 0, NULL, 0};
     return conv_run(&j);
+}
+
+/* One head: o_h = softmax(q k^T / sqrt(kc) + rel_k) v + rel_v, written into
+ * oh [kc][T]. Buffers are the head's own, so heads run in parallel. */
+static int head_forward(const mha_t *a, const float *qh, const float *kh, const float *vh, int T, const float *mask,
+                        float *oh, float *sc, float *qt, float *ot, float *pk, int nt) {
+    const int kc = a->q.cout / a->n_heads, W = a->window;
+    const float scale = 1.0f / sqrtf((float)kc);
+    run_ctx r1 = {nt, NULL, NULL, 0, 1, NULL};
+    /* content scores s[i][j] = (q_i / sqrt(kc)) . k_j */
+    for (int i = 0; i < T; i++)
+        for (int d = 0; d < kc; d++) qt[(size_t)i * kc + d] = qh[(size_t)d * T + i] * scale;
+    if (matmul(&r1, qt, T, kc, kh, T, sc, pk)) return SBV2_ERR_NO_MEMORY;
+    for (int i = 0; i < T; i++) {
+        float *s = sc + (size_t)i * T;
+        /* relative-key scores for |j - i| <= W */
+        int j0 = i - W < 0 ? 0 : i - W, j1 = i + W >= T ? T - 1 : i + W;
+        for (int j = j0; j <= j1; j++) {
+            const float *ek = a->rel_k + (size_t)(j - i + W) * kc;
+            float acc = 0.0f;
+            for (int d = 0; d < kc; d++) acc += qt[(size_t)i * kc + d] * ek[d];
+            s[j] += acc;
+        }
+        float mx = -INFINITY;
+        for (int j = 0; j < T; j++) {
+            if (mask[i] * mask[j] == 0.0f) s[j] = -1e4f;
+            if (s[j] > mx) mx = s[j];
+        }
+        float sum = 0.0f;
+        for (int j = 0; j < T; j++) {
+            s[j] = expf(s[j] - mx);
+            sum += s[j];
+        }
+        const float inv = 1.0f / sum;
+        for (int j = 0; j < T; j++) s[j] *= inv;
+    }
+    /* out^T[i][d] = sum_j p[i][j] v[d][j]: p times v^T */
+    for (int j = 0; j < T; j++)
+        for (int d = 0; d < kc; d++) qt[(size_t)j * kc + d] = vh[(size_t)d * T + j];
+    if (matmul(&r1, sc, T, T, qt, kc, ot, pk)) return SBV2_ERR_NO_MEMORY;
+    for (int i = 0; i < T; i++) {
+        const float *s = sc + (size_t)i * T;
+        int j0 = i - W < 0 ? 0 : i - W, j1 = i + W >= T ? T - 1 : i + W;
+        for (int d = 0; d < kc; d++) {
+            float acc = ot[(size_t)i * kc + d];
+            for (int j = j0; j <= j1; j++) acc += s[j] * a->rel_v[(size_t)(j - i + W) * kc + d];
+            oh[(size_t)d * T + i] = acc;
+        }
+    }
+    return SBV2_OK;
 }
 
 /* y = conv_o(attention(q, k, v)) for one layer; x [H][T]. */
 static int mha_forward(run_ctx *r, const mha_t *a, const float *x, int T, const float *mask, float *y) {
-    const int H = a->q.cout, nh = a->n_heads, kc = H / nh, W = a->window;
-    const size_t TT = (size_t)T * T;
+    const int H = a->q.cout, nh = a->n_heads, kc = H / nh;
+    const size_t TT = (size_t)T * T, per_head = TT + 2 * (size_t)T * kc + conv_packed_size(T, T, 1) + conv_packed_size(T, kc, 1);
     float *q = malloc(sizeof(float) * (size_t)H * T * 4);
-    float *sc = malloc(sizeof(float) * TT);
-    float *tmp = malloc(sizeof(float) * ((size_t)T * kc * 2));
-    float *pk = malloc(sizeof(float) * (conv_packed_size(T, T, 1) + conv_packed_size(T, kc, 1)));
+    float *hb = malloc(sizeof(float) * per_head * (size_t)nh);
     int rc = SBV2_OK;
-    if (!q || !sc || !tmp || !pk) { rc = SBV2_ERR_NO_MEMORY; goto out; }
+    if (!q || !hb) { rc = SBV2_ERR_NO_MEMORY; goto out; }
     float *k = q + (size_t)H * T, *v = k + (size_t)H * T, *o = v + (size_t)H * T;
-    float *qt = tmp, *ot = tmp + (size_t)T * kc;
     if (op_conv1d(&a->q, x, T, 1, 0, q, T, r->nt) || op_conv1d(&a->k, x, T, 1, 0, k, T, r->nt) ||
         op_conv1d(&a->v, x, T, 1, 0, v, T, r->nt)) { rc = SBV2_ERR_NO_MEMORY; goto out; }
-    const float scale = 1.0f / sqrtf((float)kc);
+    /* heads in parallel when there are threads for them, else threads inside each head */
+    const int across = r->nt > 1 && nh > 1;
+    int fails = 0;
+    (void)across;
+#pragma omp parallel for num_threads(r->nt) schedule(static) reduction(+ : fails) if (across && T > 16)
     for (int h = 0; h < nh; h++) {
-        const float *qh = q + (size_t)h * kc * T, *kh = k + (size_t)h * kc * T, *vh = v + (size_t)h * kc * T;
-        float *oh = o + (size_t)h * kc * T;
-        /* content scores s[i][j] = (q_i / sqrt(kc)) . k_j */
-        for (int i = 0; i < T; i++)
-            for (int d = 0; d < kc; d++) qt[(size_t)i * kc + d] = qh[(size_t)d * T + i] * scale;
-        if (matmul(r, qt, T, kc, kh, T, sc, pk)) { rc = SBV2_ERR_NO_MEMORY; goto out; }
-        for (int i = 0; i < T; i++) {
-            float *s = sc + (size_t)i * T;
-            /* relative-key scores for |j - i| <= W */
-            int j0 = i - W < 0 ? 0 : i - W, j1 = i + W >= T ? T - 1 : i + W;
-            for (int j = j0; j <= j1; j++) {
-                const float *ek = a->rel_k + (size_t)(j - i + W) * kc;
-                float acc = 0.0f;
-                for (int d = 0; d < kc; d++) acc += qt[(size_t)i * kc + d] * ek[d];
-                s[j] += acc;
-            }
-            float mx = -INFINITY;
-            for (int j = 0; j < T; j++) {
-                if (mask[i] * mask[j] == 0.0f) s[j] = -1e4f;
-                if (s[j] > mx) mx = s[j];
-            }
-            float sum = 0.0f;
-            for (int j = 0; j < T; j++) {
-                s[j] = expf(s[j] - mx);
-                sum += s[j];
-            }
-            const float inv = 1.0f / sum;
-            for (int j = 0; j < T; j++) s[j] *= inv;
-        }
-        /* out^T[i][d] = sum_j p[i][j] v[d][j]: p times v^T */
-        for (int j = 0; j < T; j++)
-            for (int d = 0; d < kc; d++) qt[(size_t)j * kc + d] = vh[(size_t)d * T + j];
-        if (matmul(r, sc, T, T, qt, kc, ot, pk)) { rc = SBV2_ERR_NO_MEMORY; goto out; }
-        for (int i = 0; i < T; i++) {
-            const float *s = sc + (size_t)i * T;
-            int j0 = i - W < 0 ? 0 : i - W, j1 = i + W >= T ? T - 1 : i + W;
-            for (int d = 0; d < kc; d++) {
-                float acc = ot[(size_t)i * kc + d];
-                for (int j = j0; j <= j1; j++) acc += s[j] * a->rel_v[(size_t)(j - i + W) * kc + d];
-                oh[(size_t)d * T + i] = acc;
-            }
-        }
+        float *b = hb + per_head * (size_t)h;
+        float *sc = b, *qt = sc + TT, *ot = qt + (size_t)T * kc, *pk = ot + (size_t)T * kc;
+        fails += head_forward(a, q + (size_t)h * kc * T, k + (size_t)h * kc * T, v + (size_t)h * kc * T, T, mask,
+                              o + (size_t)h * kc * T, sc, qt, ot, pk, across ? 1 : r->nt) != SBV2_OK;
     }
+    if (fails) { rc = SBV2_ERR_NO_MEMORY; goto out; }
     if (op_conv1d(&a->o, o, T, 1, 0, y, T, r->nt)) rc = SBV2_ERR_NO_MEMORY;
 out:
     free(q);
-    free(sc);
-    free(tmp);
-    free(pk);
+    free(hb);
     return rc;
 }
 

@@ -1,0 +1,100 @@
+/* The fast kernels against plain reference loops in double precision:
+ * packed conv (run-time ISA and the portable variant), fused leaky ReLU /
+ * residual / padding, and Winograd F(3,3) with dilations and long kernels,
+ * over awkward sizes (channels not multiples of the block, lengths not
+ * multiples of a tile, T smaller than the kernel span). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/conv.h"
+#include "core/rng.h"
+#include "core/winograd.h"
+
+static int passed = 0, failed = 0;
+
+static void ref_conv(const float *w, const float *b, int co_n, int ci_n, int k, int dil, int pad_l, const float *x,
+                     int tin, float slope, const float *res, float *y, int tout) {
+    for (int co = 0; co < co_n; co++)
+        for (int t = 0; t < tout; t++) {
+            double acc = b ? b[co] : 0;
+            for (int ci = 0; ci < ci_n; ci++)
+                for (int kk = 0; kk < k; kk++) {
+                    int s = t + kk * dil - pad_l;
+                    if (s < 0 || s >= tin) continue;
+                    double v = x[(size_t)ci * tin + s];
+                    if (slope >= 0) v = v > 0 ? v : v * slope;
+                    acc += (double)w[((size_t)co * ci_n + ci) * k + kk] * v;
+                }
+            y[(size_t)co * tout + t] = (float)(acc + (res ? res[(size_t)co * tout + t] : 0));
+        }
+}
+
+static double maxdiff(const float *a, const float *b, size_t n) {
+    double d = 0;
+    for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i]));
+    return d;
+}
+
+static void check(const char *what, double err, double tol) {
+    if (err <= tol) passed++;
+    else {
+        failed++;
+        printf("FAIL %s: max|d| %.3g > %.3g\n", what, err, tol);
+    }
+}
+
+int main(void) {
+    sbv2_rng rng;
+    sbv2_rng_seed(&rng, 7);
+    const int shapes[][6] = {/* cout cin k dil T pad-mode */
+                             {1, 1, 1, 1, 1, 0},   {5, 3, 3, 1, 17, 1},    {13, 7, 7, 3, 70, 1},  {16, 16, 11, 5, 129, 1},
+                             {6, 32, 5, 1, 64, 1}, {33, 20, 16, 1, 40, 2}, {8, 8, 11, 5, 4, 1},   {64, 48, 3, 1, 300, 1},
+                             {7, 9, 2, 2, 23, 2},  {12, 12, 9, 3, 1, 1}};
+    char name[128];
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int CO = shapes[s][0], CI = shapes[s][1], K = shapes[s][2], D = shapes[s][3], T = shapes[s][4];
+        const int pad = shapes[s][5] == 1 ? (K - 1) * D / 2 : shapes[s][5] == 2 ? K - 1 : 0;
+        const int tout = T + 2 * pad - (K - 1) * D > 0 ? T + 2 * pad - (K - 1) * D : 1;
+        float *w = malloc(sizeof(float) * CO * CI * K), *b = malloc(sizeof(float) * CO);
+        float *x = malloc(sizeof(float) * CI * T), *res = malloc(sizeof(float) * CO * tout);
+        float *y0 = malloc(sizeof(float) * CO * tout), *y1 = malloc(sizeof(float) * CO * tout);
+        float *pk = malloc(sizeof(float) * conv_packed_size(CO, CI, K));
+        sbv2_rng_normal(&rng, w, (size_t)CO * CI * K);
+        sbv2_rng_normal(&rng, b, CO);
+        sbv2_rng_normal(&rng, x, (size_t)CI * T);
+        sbv2_rng_normal(&rng, res, (size_t)CO * tout);
+        conv_pack(w, CO, CI, K, pk);
+        const double tol = 2e-5 * sqrt((double)CI * K);
+        for (int variant = 0; variant < 4; variant++) {
+            const int leaky = variant & 1, generic = variant >> 1;
+            ref_conv(w, b, CO, CI, K, D, pad, x, T, leaky ? 0.1f : -1.0f, leaky ? res : NULL, y0, tout);
+            conv_job j = {pk, b, CO, CI, K, D, pad, x, T, leaky ? CONV_ACT_LEAKY : CONV_ACT_NONE, 0.1f, NULL,
+                          leaky ? res : NULL, y1, tout, 2, generic, NULL, 0};
+            conv_run(&j);
+            snprintf(name, sizeof name, "conv %dx%dx%d dil %d T %d %s %s", CO, CI, K, D, T, leaky ? "lrelu+res" : "plain",
+                     generic ? "generic" : conv_isa_name());
+            check(name, maxdiff(y0, y1, (size_t)CO * tout), tol);
+        }
+        if (K % 2 == 1 && K >= 3 && shapes[s][5] == 1 && CO == CO) {
+            /* Winograd: "same" conv, square or not, with and without a residual */
+            float *wp = malloc(sizeof(float) * wino_packed_size(CO, CI, K));
+            wino_conv wc;
+            wino_prepare(&wc, w, b, CO, CI, K, wp);
+            scratch ws;
+            memset(&ws, 0, sizeof ws);
+            for (int withres = 0; withres < 2; withres++) {
+                ref_conv(w, b, CO, CI, K, D, pad, x, T, 0.1f, withres ? res : NULL, y0, T);
+                int rc = wino_run(&wc, x, T, D, 0.1f, withres ? res : NULL, y1, 2, withres ? &ws : NULL);
+                snprintf(name, sizeof name, "winograd %dx%dx%d dil %d T %d%s", CO, CI, K, D, T, withres ? " +res" : "");
+                check(name, rc == 0 ? maxdiff(y0, y1, (size_t)CO * T) : INFINITY, 4 * tol);
+            }
+            scratch_free(&ws);
+            free(wp);
+        }
+        free(w), free(b), free(x), free(res), free(y0), free(y1), free(pk);
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
