@@ -63,33 +63,6 @@ void op_conv1d_depthwise(const conv1d_t *c, const float *x, int t, int dil, int 
     }
 }
 
-void op_conv_transpose1d(const float *wt, const float *b, int cin, int cout, int k, int s, int p,
-                         const float *x, int tin, float *y, int tout, int nt) {
-    (void)nt;
-    /* Polyphase: output o receives x[t] * w[k] for o + p = t*s + kk. */
-#pragma omp parallel for num_threads(nt > 0 ? nt : 1) schedule(static) if ((long)cout * cin * k * tin > 200000)
-    for (int co = 0; co < cout; co++) {
-        float *yo = y + (size_t)co * tout;
-        float bias = b ? b[co] : 0.0f;
-        for (int o = 0; o < tout; o++) yo[o] = bias;
-        for (int ci = 0; ci < cin; ci++) {
-            const float *xi = x + (size_t)ci * tin;
-            const float *w = wt + ((size_t)co * cin + ci) * k;
-            for (int kk = 0; kk < k; kk++) {
-                float wv = w[kk];
-                /* o = t*s + kk - p, t in [0, tin) */
-                int t0 = 0;
-                if (kk - p < 0) t0 = (p - kk + s - 1) / s;
-                int t1 = tin;
-                /* need t*s + kk - p < tout  ->  t < (tout + p - kk + s - 1) / s */
-                int lim = (tout + p - kk + s - 1) / s;
-                if (lim < t1) t1 = lim;
-                for (int t = t0; t < t1; t++) yo[t * s + kk - p] += wv * xi[t];
-            }
-        }
-    }
-}
-
 void op_layernorm(const layernorm_t *ln, float *x, int t) {
     const int c = ln->c;
     for (int i = 0; i < t; i++) {

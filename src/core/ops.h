@@ -11,6 +11,7 @@ typedef struct conv1d_t {
     const float *w, *b;
     int cout, cin, k;
     const float *packed; /* conv_pack()ed w for the fast kernel, or NULL */
+    const char *wn_key;  /* weight-norm prefix when the folded w was dropped after packing */
 } conv1d_t;
 
 typedef struct layernorm_t {
@@ -27,9 +28,6 @@ int op_conv1d_fused(const conv1d_t *c, const float *x, int tin, int dil, int pad
                     float *y, int tout, int nt, struct scratch *ws);
 /* Depthwise (groups = channels) version: w[c][1][k]. */
 void op_conv1d_depthwise(const conv1d_t *c, const float *x, int t, int dil, int pad_l, float *y);
-/* Transposed conv, stride s, padding p; wt is w re-laid out as [cout][cin][k]. */
-void op_conv_transpose1d(const float *wt, const float *b, int cin, int cout, int k, int s, int p,
-                         const float *x, int tin, float *y, int tout, int nt);
 /* LayerNorm over channels for every time step (eps 1e-5), in place. */
 void op_layernorm(const layernorm_t *ln, float *x, int t);
 

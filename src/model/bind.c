@@ -59,7 +59,7 @@ static void bind_dds(wctx *c, dds_t *d, int ch, int kernel, const char *prefix) 
 }
 
 int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
-    wctx c = {m, err, SBV2_OK, 0};
+    wctx c = {m, err, SBV2_OK, 0, 0};
     const sbv2_hparams *hp = &m->hp;
     const int H = hp->hidden_channels, I = hp->inter_channels, G = hp->gin_channels;
 
@@ -157,13 +157,8 @@ int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
         u->pad = (u->k - u->stride) / 2;
         int64_t shape[3] = {u->cin, u->cout, u->k};
         const float *w = u->w = w_get_wn(&c, shape, "dec.ups.%d", i);
+        const int ups_folded = c.folded;
         u->b = w_get(&c, 1, u->cout, 0, 0, "dec.ups.%d.bias", i);
-        u->wt = w_alloc(&c, (size_t)u->cin * u->cout * u->k);
-        if (w && u->wt)
-            for (int ci = 0; ci < u->cin; ci++)
-                for (int co = 0; co < u->cout; co++)
-                    memcpy(u->wt + ((size_t)co * u->cin + ci) * u->k, w + ((size_t)ci * u->cout + co) * u->k,
-                           sizeof(float) * (size_t)u->k);
         /* polyphase decomposition of the transposed conv (see ups_t) */
         u->phase = calloc((size_t)u->stride, sizeof *u->phase);
         u->phase_pad = calloc((size_t)u->stride, sizeof *u->phase_pad);
@@ -185,10 +180,16 @@ int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
             pc->w = pw, pc->packed = pk;
             u->phase_pad[r] = (M - 1) - base;
         }
+        if (ups_folded && c.rc == SBV2_OK) {
+            char key[64];
+            snprintf(key, sizeof key, "dec.ups.%d", i);
+            w_drop_folded(&c, &u->w, &u->wn_key, key);
+        }
         for (int j = 0; j < hp->n_res_kernels; j++) {
             resblock_t *r = &d->res[i * hp->n_res_kernels + j];
             int idx = i * hp->n_res_kernels + j, ks = hp->res_kernel_sizes[j];
             r->n = hp->resblock == '1' ? 3 : 2;
+            r->has_c2 = hp->resblock == '1';
             for (int k = 0; k < r->n; k++) {
                 r->dil[k] = hp->res_dilations[j][k];
                 c.no_pack = ks % 2 == 1 && ks >= 3 && r->dil[k] <= 64; /* Winograd form below instead */
@@ -201,11 +202,16 @@ int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
                 /* odd kernels ("same" padding) take the Winograd path */
                 if (c.no_pack) {
                     c.no_pack = 0;
+                    char key[128];
                     float *p1 = w_alloc(&c, wino_packed_size(u->cout, u->cout, ks));
                     if (p1 && r->c1[k].w) wino_prepare(&r->w1[k], r->c1[k].w, r->c1[k].b, u->cout, u->cout, ks, p1);
+                    snprintf(key, sizeof key, hp->resblock == '1' ? "dec.resblocks.%d.convs1.%d" : "dec.resblocks.%d.convs.%d", idx, k);
+                    if (r->w1[k].ok) w_drop_folded(&c, &r->c1[k].w, &r->c1[k].wn_key, key);
                     if (hp->resblock == '1') {
                         float *p2 = w_alloc(&c, wino_packed_size(u->cout, u->cout, ks));
                         if (p2 && r->c2[k].w) wino_prepare(&r->w2[k], r->c2[k].w, r->c2[k].b, u->cout, u->cout, ks, p2);
+                        snprintf(key, sizeof key, "dec.resblocks.%d.convs2.%d", idx, k);
+                        if (r->w2[k].ok) w_drop_folded(&c, &r->c2[k].w, &r->c2[k].wn_key, key);
                     }
                 }
             }

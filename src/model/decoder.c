@@ -17,7 +17,7 @@ static int resblock_forward(run_ctx *r, const resblock_t *rb, float *x, int C, i
     for (int k = 0; k < rb->n; k++) {
         const conv1d_t *c1 = &rb->c1[k];
         const int d = rb->dil[k], ks = c1->k;
-        const int two = rb->c2[k].w != NULL;
+        const int two = rb->has_c2;
         float *out1 = two ? tmp : x;
         const float *res1 = two ? NULL : x;
         if (r->wino && rb->w1[k].ok) {

@@ -111,21 +111,22 @@ typedef struct coupling_t {
 } coupling_t;
 
 typedef struct resblock_t {
-    int n; /* convs per branch: 3 for type "1", 2 for type "2" */
+    int n;       /* convs per branch: 3 for type "1", 2 for type "2" */
+    int has_c2;  /* type "1": each branch is c1 then c2 */
     conv1d_t c1[SBV2_MAX_DILATIONS], c2[SBV2_MAX_DILATIONS]; /* c2 unused for type "2" */
     wino_conv w1[SBV2_MAX_DILATIONS], w2[SBV2_MAX_DILATIONS]; /* Winograd forms (when .ok) */
     int dil[SBV2_MAX_DILATIONS];
 } resblock_t;
 
 typedef struct ups_t {
-    const float *w; /* folded weight as PyTorch/ONNX lay it out: [cin][cout][k] */
-    float *wt;      /* the same re-laid out as [cout][cin][k] (portable fallback) */
+    const float *w; /* folded weight as PyTorch/ONNX lay it out: [cin][cout][k] (dropped after load) */
     const float *b;
     int cin, cout, k, stride, pad;
     /* polyphase form: output phase r (o = q*stride + r) is a stride-1 conv of x
        with phase[r] (taps reversed) and left padding phase_pad[r] */
     conv1d_t *phase;
     int *phase_pad;
+    const char *wn_key; /* set when w was dropped after building the phases */
 } ups_t;
 
 typedef struct decoder_t {
@@ -153,6 +154,10 @@ struct sbv2_model {
     size_t n_owned, cap_owned;
     char *config_json;   /* config.json as read (ONNX metadata) */
 };
+
+/* Folds the weight-norm pair under `prefix` again into out (shape[0] *
+ * shape[1] * shape[2] floats), for the ONNX export. */
+int sbv2_refold_wn(const struct sbv2_model *m, const char *prefix, const int64_t shape[3], float *out);
 
 /* Builds every layer from the opened safetensors file (model.c). */
 int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err);

@@ -147,9 +147,11 @@ const float *w_get_wn(wctx *c, const int64_t shape[3], const char *fmt, ...) {
             memcpy(gname, g2, sizeof g2);
             memcpy(vname, v2, sizeof v2);
         } else if (st_find(&c->m->st, wname)) {
+            c->folded = 0;
             return get_exact(c, wname, 3, shape);
         }
     }
+    c->folded = 1;
     int64_t gshape[3] = {shape[0], 1, 1};
     const float *g = get_exact(c, gname, 3, gshape);
     const float *v = get_exact(c, vname, 3, shape);
@@ -170,6 +172,71 @@ const float *w_get_wn(wctx *c, const int64_t shape[3], const char *fmt, ...) {
         for (size_t i = 0; i < inner; i++) w[(size_t)o * inner + i] = vo[i] * scale;
     }
     return w;
+}
+
+static void fold_rows(const float *g, const float *v, int64_t rows, size_t inner, float *w) {
+    for (int64_t o = 0; o < rows; o++) {
+        const float *vo = v + (size_t)o * inner;
+        double ss = 0;
+        for (size_t i = 0; i < inner; i++) ss += (double)vo[i] * vo[i];
+        float scale = (float)(g[o] / sqrt(ss));
+        for (size_t i = 0; i < inner; i++) w[(size_t)o * inner + i] = vo[i] * scale;
+    }
+}
+
+void w_drop_folded(wctx *c, const float **w, const char **key, const char *prefix) {
+    if (c->rc != SBV2_OK || !*w) return;
+    struct sbv2_model *m = c->m;
+    for (size_t i = 0; i < m->n_owned; i++)
+        if (m->owned[i] == *w) {
+            size_t n = strlen(prefix) + 1;
+            char *k = (char *)w_alloc(c, (n + 3) / 4);
+            if (!k) return;
+            memcpy(k, prefix, n);
+            free(m->owned[i]);
+            m->owned[i] = NULL;
+            *w = NULL;
+            *key = k;
+            return;
+        }
+}
+
+/* Reads a float tensor of the mapping as float32 into out. */
+static int read_f32(const st_tensor *t, float *out) {
+    for (size_t i = 0; i < t->numel; i++) {
+        if (t->dtype == ST_F32) memcpy(&out[i], t->data + 4 * i, 4);
+        else {
+            uint16_t h;
+            memcpy(&h, t->data + 2 * i, 2);
+            if (t->dtype == ST_F16) out[i] = half_to_float(h);
+            else {
+                uint32_t bits = (uint32_t)h << 16;
+                memcpy(&out[i], &bits, 4);
+            }
+        }
+    }
+    return 0;
+}
+
+int sbv2_refold_wn(const struct sbv2_model *m, const char *prefix, const int64_t shape[3], float *out) {
+    const char *gs[2] = {"weight_g", "parametrizations.weight.original0"}, *vs[2] = {"weight_v", "parametrizations.weight.original1"};
+    for (int k = 0; k < 2; k++) {
+        char gn[256], vn[256];
+        snprintf(gn, sizeof gn, "%s.%s", prefix, gs[k]);
+        snprintf(vn, sizeof vn, "%s.%s", prefix, vs[k]);
+        const st_tensor *g = st_find(&m->st, gn), *v = st_find(&m->st, vn);
+        size_t inner = (size_t)(shape[1] * shape[2]);
+        if (!g || !v || g->numel != (size_t)shape[0] || v->numel != (size_t)shape[0] * inner) continue;
+        float *gb = malloc(sizeof(float) * g->numel), *vb = malloc(sizeof(float) * v->numel);
+        if (!gb || !vb) { free(gb); free(vb); return SBV2_ERR_NO_MEMORY; }
+        read_f32(g, gb);
+        read_f32(v, vb);
+        fold_rows(gb, vb, shape[0], inner, out);
+        free(gb);
+        free(vb);
+        return SBV2_OK;
+    }
+    return SBV2_ERR_FORMAT;
 }
 
 /* Packs a bound conv for the fast kernel (skipped when binding failed). */
@@ -227,8 +294,10 @@ void w_wn_conv(wctx *c, conv1d_t *conv, int cout, int cin, int k, const char *fm
     int64_t shape[3] = {cout, cin, k};
     conv->cout = cout, conv->cin = cin, conv->k = k;
     conv->w = w_get_wn(c, shape, "%s", prefix);
+    int folded = c->folded;
     conv->b = w_get(c, 1, cout, 0, 0, "%s.bias", prefix);
     pack(c, conv);
+    if (folded && conv->packed) w_drop_folded(c, &conv->w, &conv->wn_key, prefix);
 }
 
 void w_layernorm(wctx *c, layernorm_t *ln, int ch, const char *fmt, ...) {

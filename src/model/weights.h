@@ -9,10 +9,13 @@ typedef struct wctx {
     sbv2_error *err;
     int rc;      /* first error; later calls do nothing */
     int no_pack; /* bind without a packed copy (the caller makes another form) */
+    int folded;  /* the last w_get_wn() folded a pair into a new buffer */
 } wctx;
 
 float *w_alloc(wctx *c, size_t n);
 void w_release(wctx *c, const float *data, size_t n);
+/* Frees a folded weight once its packed forms exist; keeps its key for export. */
+void w_drop_folded(wctx *c, const float **w, const char **key, const char *prefix);
 const st_tensor *w_find(wctx *c, const char *name);
 /* ndim 1..3; unused dims are ignored. */
 const float *w_get(wctx *c, int ndim, int64_t d0, int64_t d1, int64_t d2, const char *fmt, ...) SBV2_PRINTF(6, 7);

@@ -57,6 +57,8 @@ static void push(ob_graph *g, ptr_vec *v, void *p) {
     v->v[v->n++] = p;
 }
 
+float *ob_alloc_f32(ob_graph *g, size_t n) { return arena(g, n * sizeof(float)); }
+
 ob_graph *ob_new(void) { return calloc(1, sizeof(ob_graph)); }
 
 void ob_free(ob_graph *g) {

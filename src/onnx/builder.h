@@ -28,6 +28,8 @@ void ob_attr_ints(ob_graph *g, ob_node *n, const char *name, int count, const in
 /* A one-element tensor attribute (ConstantOfShape's value). */
 void ob_attr_tensor_f32(ob_graph *g, ob_node *n, const char *name, float v);
 
+/* n floats owned by the graph (freed with it). */
+float *ob_alloc_f32(ob_graph *g, size_t n);
 /* Initializers. f32 borrows `data` (it must outlive ob_write). */
 const char *ob_weight(ob_graph *g, const float *data, int ndim, const int64_t *dims);
 const char *ob_const_i64(ob_graph *g, int ndim, const int64_t *dims, const int64_t *vals);

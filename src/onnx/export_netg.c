@@ -32,6 +32,7 @@ typedef struct ex {
     const sbv2_model *m;
     const char *g_vec;  /* speaker embedding [B,G] */
     const char *g_col;  /* [B,G,1] */
+    int failed;         /* a dropped weight could not be folded again */
 } ex;
 
 /* ---- small node helpers ---------------------------------------------------- */
@@ -88,9 +89,17 @@ static const char *concat0(ex *x, const char *a, const char *b, const char *c) {
     return ob_out(nd, 0);
 }
 
+/* A weight the load folded and dropped (weight norm) is folded again here. */
+static const float *weight_data(ex *x, const float *w, const char *wn_key, const int64_t d[3]) {
+    if (w || !wn_key) return w;
+    float *buf = ob_alloc_f32(x->g, (size_t)(d[0] * d[1] * d[2]));
+    if (buf && sbv2_refold_wn(x->m, wn_key, d, buf) != SBV2_OK) x->failed = 1;
+    return buf;
+}
+
 static const char *conv_w(ex *x, const conv1d_t *c) {
     int64_t d[3] = {c->cout, c->cin, c->k};
-    return ob_weight(x->g, c->w, 3, d);
+    return ob_weight(x->g, weight_data(x, c->w, c->wn_key, d), 3, d);
 }
 
 static const char *bias_w(ex *x, const float *b, int n) {
@@ -422,7 +431,7 @@ static const char *resblock(ex *x, const resblock_t *rb, const char *in) {
     for (int k = 0; k < rb->n; k++) {
         const int ks = rb->c1[k].k, d = rb->dil[k];
         const char *t = conv(x, leaky(x, h, 0.1f), &rb->c1[k], d, (ks * d - d) / 2, (ks * d - d) / 2, 1);
-        if (rb->c2[k].w) t = conv(x, leaky(x, t, 0.1f), &rb->c2[k], 1, (ks - 1) / 2, (ks - 1) / 2, 1);
+        if (rb->has_c2) t = conv(x, leaky(x, t, 0.1f), &rb->c2[k], 1, (ks - 1) / 2, (ks - 1) / 2, 1);
         h = OP(x, "Add", t, h);
     }
     return h;
@@ -435,7 +444,8 @@ static const char *decoder(ex *x, const char *z) {
     for (int i = 0; i < hp->n_ups; i++) {
         const ups_t *u = &d->ups[i];
         int64_t wd[3] = {u->cin, u->cout, u->k};
-        ob_node *ct = node(x, "ConvTranspose", 3, leaky(x, h, 0.1f), ob_weight(x->g, u->w, 3, wd), bias_w(x, u->b, u->cout));
+        ob_node *ct = node(x, "ConvTranspose", 3, leaky(x, h, 0.1f), ob_weight(x->g, weight_data(x, u->w, u->wn_key, wd), 3, wd),
+                           bias_w(x, u->b, u->cout));
         int64_t k = u->k, s = u->stride, pads[2] = {u->pad, u->pad};
         ob_attr_ints(x->g, ct, "kernel_shape", 1, &k);
         ob_attr_ints(x->g, ct, "strides", 1, &s);
@@ -455,7 +465,7 @@ static const char *decoder(ex *x, const char *z) {
 /* ---- infer() ----------------------------------------------------------------- */
 
 int sbv2_build_netg_graph(ob_graph *g, const sbv2_model *m) {
-    ex X = {g, m, NULL, NULL}, *x = &X;
+    ex X = {g, m, NULL, NULL, 0}, *x = &X;
     const int multi = m->hp.arch == SBV2_ARCH_MULTILINGUAL;
     const char *names[13];
     int n = 0;
@@ -531,5 +541,6 @@ int sbv2_build_netg_graph(ob_graph *g, const sbv2_model *m) {
     const char *wav = decoder(x, OP(x, "Mul", z, ly.mask));
     static const char *const out_p[3] = {"batch_size", NULL, "output_length"};
     ob_output(g, wav, "output", T_FLOAT, 3, out_p);
+    if (x->failed) return SBV2_ERR_FORMAT;
     return ob_failed(g) ? SBV2_ERR_NO_MEMORY : SBV2_OK;
 }
