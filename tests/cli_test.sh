@@ -9,10 +9,7 @@ SBV2=$BUILD/sbv2
 CMP=$BUILD/tests/npy_compare
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+. "$(dirname "$0")/lib.sh"
 check() { # name, command...
     local name=$1; shift
     if "$@" >"$TMP/log" 2>&1; then ok "$name"; else bad "$name"; sed 's/^/     /' "$TMP/log"; fi
@@ -24,10 +21,7 @@ expect_error() { # name, message substring, command...
     else bad "$name (no '$msg' in: $(cat "$TMP/log"))"; fi
 }
 
-if [ ! -d "$GOLDEN/netg" ]; then
-    if [ "${CI:-}" = "true" ]; then echo "FAIL: golden data missing at $GOLDEN"; exit 1; fi
-    echo "SKIP: golden data missing at $GOLDEN"; exit 77
-fi
+golden_or_skip "$GOLDEN"
 JPX=$GOLDEN/netg/tiny-jp-extra
 V2=$GOLDEN/netg/tiny-v2
 

@@ -12,15 +12,9 @@ SBV2=$BUILD/sbv2
 CMP=$BUILD/tests/npy_compare
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+. "$(dirname "$0")/lib.sh"
 
-if [ ! -d "$GOLDEN/netg" ]; then
-    if [ "${CI:-}" = "true" ]; then echo "FAIL: golden data missing at $GOLDEN"; exit 1; fi
-    echo "SKIP: golden data missing"; exit 77
-fi
+golden_or_skip "$GOLDEN"
 if [ ! -d "$ORT/node_modules/onnxruntime-node" ]; then
     if [ "${CI:-}" = "true" ]; then echo "FAIL: onnxruntime-node not installed in $ORT"; exit 1; fi
     echo "SKIP: onnxruntime-node not installed (cd tests/ort && npm install --ignore-scripts)"; exit 77

@@ -21,4 +21,32 @@ static inline int golden_dir_or_skip(const char *dir) {
     exit(77);
 }
 
+/* CHECK(cond, fmt, ...): counts a pass, or prints the failure and counts it. */
+static int passed __attribute__((unused)) = 0, failed __attribute__((unused)) = 0;
+#define CHECK(cond, ...)                                                  \
+    do {                                                                  \
+        if (cond) passed++;                                               \
+        else {                                                            \
+            failed++;                                                     \
+            fprintf(stderr, "FAIL line %d: ", __LINE__);                  \
+            fprintf(stderr, __VA_ARGS__);                                 \
+            fprintf(stderr, "\n");                                        \
+        }                                                                 \
+    } while (0)
+
+/* Whole file as a NUL-terminated malloc()ed buffer (length in *len), or NULL. */
+static inline char *read_whole_file(const char *path, size_t *len) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    rewind(fp);
+    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (b && fread(b, 1, (size_t)n, fp) != (size_t)n) { free(b); b = NULL; }
+    if (b) b[n] = 0;
+    if (b && len) *len = (size_t)n;
+    fclose(fp);
+    return b;
+}
+
 #endif

@@ -9,17 +9,6 @@
 #include "sbv2.h"
 #include "test_common.h"
 
-static int passed = 0, failed = 0;
-#define CHECK(cond, ...)                                  \
-    do {                                                  \
-        if (cond) passed++;                               \
-        else {                                            \
-            failed++;                                     \
-            fprintf(stderr, "FAIL line %d: ", __LINE__);  \
-            fprintf(stderr, __VA_ARGS__);                 \
-            fprintf(stderr, "\n");                        \
-        }                                                 \
-    } while (0)
 
 #define CASE SBV2_GOLDEN_DIR "/netg/tiny-jp-extra/cases/c2_len33/"
 

@@ -39,19 +39,6 @@ static int capture(const sbv2_tensor_view *v, void *ud) {
     return 0;
 }
 
-static char *read_file(const char *path) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    rewind(fp);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, fp) != (size_t)n) { free(b); b = NULL; }
-    if (b) b[n] = 0;
-    fclose(fp);
-    return b;
-}
-
 static int load_npy(const char *dir, const cJSON *entry, npy_array *a) {
     const cJSON *f = cJSON_GetObjectItem(entry, "file");
     char path[4096];
@@ -234,7 +221,7 @@ int main(int argc, char **argv) {
         char mdir[4096], mpath[4200];
         snprintf(mdir, sizeof mdir, "%s/%s", root, names[i]);
         snprintf(mpath, sizeof mpath, "%s/cases.json", mdir);
-        char *txt = read_file(mpath);
+        char *txt = read_whole_file(mpath, NULL);
         cJSON *j = txt ? cJSON_Parse(txt) : NULL;
         free(txt);
         if (!j) {

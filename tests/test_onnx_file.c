@@ -11,29 +11,12 @@
 #include "sbv2.h"
 #include "test_common.h"
 
-static int passed = 0, failed = 0;
-#define CHECK(cond, ...)                                                        \
-    do {                                                                        \
-        if (cond) passed++;                                                     \
-        else {                                                                  \
-            failed++;                                                           \
-            fprintf(stderr, "FAIL line %d: ", __LINE__);                        \
-            fprintf(stderr, __VA_ARGS__);                                       \
-            fprintf(stderr, "\n");                                              \
-        }                                                                       \
-    } while (0)
 
 static Onnx__ModelProto *read_model(const char *path) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    rewind(fp);
-    uint8_t *b = malloc((size_t)n);
-    Onnx__ModelProto *m = NULL;
-    if (b && fread(b, 1, (size_t)n, fp) == (size_t)n) m = onnx__model_proto__unpack(NULL, (size_t)n, b);
+    size_t n = 0;
+    char *b = read_whole_file(path, &n);
+    Onnx__ModelProto *m = b ? onnx__model_proto__unpack(NULL, n, (const uint8_t *)b) : NULL;
     free(b);
-    fclose(fp);
     return m;
 }
 

@@ -22,26 +22,46 @@ void encoder_free(encoder_t *e) {
     free(e->ffn);
 }
 
-/* A [M][K] x B [K][N] -> C [M][N] product through the packed conv kernel
- * (a 1x1 conv with M output channels over N time steps). */
-static int matmul(run_ctx *r, const float *a, int M, int K, const float *b, int N, float *c, float *pack_buf) {
+/* A [M][K] x B [K][N] -> C [M][N] through the packed conv kernel (a 1x1 conv
+ * with M output channels over N steps). B rows have stride ldb >= N + 64 with
+ * zeros after N, so the kernel reads B in place (no copy, no allocation). */
+static int matmul(const float *a, int M, int K, const float *b, size_t ldb, int N, float *c, float *pack_buf, int nt) {
     conv_pack(a, M, K, 1, pack_buf);
-    /* no shared scratch here: heads may run this concurrently */
-    conv_job j = {pack_buf, NULL, M, K, 1, 1, 0, b, N, CONV_ACT_NONE, 0.0f, NULL, NULL, c, N, r->nt, 0, NULL, 0};
+    conv_job j = {pack_buf, NULL, M, K, 1, 1, 0, b, N, CONV_ACT_NONE, 0.0f, NULL, NULL, c, N, nt, 0, NULL, ldb};
     return conv_run(&j);
 }
 
+/* Per-head work memory: scores, q^T, out^T, packed operand, padded k and v^T. */
+static size_t packed_floats(int T, int kc) {
+    size_t a = conv_packed_size(T, T, 1), b = conv_packed_size(T, kc, 1); /* p (T x T) and q^T (T x kc) */
+    return a > b ? a : b;
+}
+
+static size_t head_floats(int T, int kc) {
+    return (size_t)T * T + 2 * (size_t)T * kc + packed_floats(T, kc) + (size_t)kc * (T + 64) + (size_t)T * (kc + 64);
+}
+
 /* One head: o_h = softmax(q k^T / sqrt(kc) + rel_k) v + rel_v, written into
- * oh [kc][T]. Buffers are the head's own, so heads run in parallel. */
+ * oh [kc][T]. buf (head_floats) is the head's own, so heads run in parallel. */
 static int head_forward(const mha_t *a, const float *qh, const float *kh, const float *vh, int T, const float *mask,
-                        float *oh, float *sc, float *qt, float *ot, float *pk, int nt) {
+                        float *oh, float *buf, int nt) {
     const int kc = a->q.cout / a->n_heads, W = a->window;
     const float scale = 1.0f / sqrtf((float)kc);
-    run_ctx r1 = {nt, NULL, NULL, 0, 1, NULL};
+    float *sc = buf, *qt = sc + (size_t)T * T, *ot = qt + (size_t)T * kc, *pk = ot + (size_t)T * kc;
+    float *kp = pk + packed_floats(T, kc), *vp = kp + (size_t)kc * (T + 64);
+    const size_t ldk = (size_t)T + 64, ldv = (size_t)kc + 64;
+    for (int d = 0; d < kc; d++) {
+        memcpy(kp + d * ldk, kh + (size_t)d * T, sizeof(float) * (size_t)T);
+        memset(kp + d * ldk + T, 0, sizeof(float) * 64);
+    }
+    for (int j = 0; j < T; j++) {
+        for (int d = 0; d < kc; d++) vp[j * ldv + d] = vh[(size_t)d * T + j];
+        memset(vp + j * ldv + kc, 0, sizeof(float) * 64);
+    }
     /* content scores s[i][j] = (q_i / sqrt(kc)) . k_j */
     for (int i = 0; i < T; i++)
         for (int d = 0; d < kc; d++) qt[(size_t)i * kc + d] = qh[(size_t)d * T + i] * scale;
-    if (matmul(&r1, qt, T, kc, kh, T, sc, pk)) return SBV2_ERR_NO_MEMORY;
+    if (matmul(qt, T, kc, kp, ldk, T, sc, pk, nt)) return SBV2_ERR_NO_MEMORY;
     for (int i = 0; i < T; i++) {
         float *s = sc + (size_t)i * T;
         /* relative-key scores for |j - i| <= W */
@@ -66,9 +86,7 @@ static int head_forward(const mha_t *a, const float *qh, const float *kh, const 
         for (int j = 0; j < T; j++) s[j] *= inv;
     }
     /* out^T[i][d] = sum_j p[i][j] v[d][j]: p times v^T */
-    for (int j = 0; j < T; j++)
-        for (int d = 0; d < kc; d++) qt[(size_t)j * kc + d] = vh[(size_t)d * T + j];
-    if (matmul(&r1, sc, T, T, qt, kc, ot, pk)) return SBV2_ERR_NO_MEMORY;
+    if (matmul(sc, T, T, vp, ldv, kc, ot, pk, nt)) return SBV2_ERR_NO_MEMORY;
     for (int i = 0; i < T; i++) {
         const float *s = sc + (size_t)i * T;
         int j0 = i - W < 0 ? 0 : i - W, j1 = i + W >= T ? T - 1 : i + W;
@@ -84,9 +102,9 @@ static int head_forward(const mha_t *a, const float *qh, const float *kh, const 
 /* y = conv_o(attention(q, k, v)) for one layer; x [H][T]. */
 static int mha_forward(run_ctx *r, const mha_t *a, const float *x, int T, const float *mask, float *y) {
     const int H = a->q.cout, nh = a->n_heads, kc = H / nh;
-    const size_t TT = (size_t)T * T, per_head = TT + 2 * (size_t)T * kc + conv_packed_size(T, T, 1) + conv_packed_size(T, kc, 1);
-    float *q = malloc(sizeof(float) * (size_t)H * T * 4);
-    float *hb = malloc(sizeof(float) * per_head * (size_t)nh);
+    const size_t per_head = head_floats(T, kc);
+    float *q = scratch_get(r->ws, SCR_ATTN_QKV, (size_t)H * T * 4);
+    float *hb = scratch_get(r->ws, SCR_ATTN_HEADS, per_head * (size_t)nh);
     int rc = SBV2_OK;
     if (!q || !hb) { rc = SBV2_ERR_NO_MEMORY; goto out; }
     float *k = q + (size_t)H * T, *v = k + (size_t)H * T, *o = v + (size_t)H * T;
@@ -97,17 +115,13 @@ static int mha_forward(run_ctx *r, const mha_t *a, const float *x, int T, const 
     int fails = 0;
     (void)across;
 #pragma omp parallel for num_threads(r->nt) schedule(static) reduction(+ : fails) if (across && T > 16)
-    for (int h = 0; h < nh; h++) {
-        float *b = hb + per_head * (size_t)h;
-        float *sc = b, *qt = sc + TT, *ot = qt + (size_t)T * kc, *pk = ot + (size_t)T * kc;
+    for (int h = 0; h < nh; h++)
         fails += head_forward(a, q + (size_t)h * kc * T, k + (size_t)h * kc * T, v + (size_t)h * kc * T, T, mask,
-                              o + (size_t)h * kc * T, sc, qt, ot, pk, across ? 1 : r->nt) != SBV2_OK;
-    }
+                              o + (size_t)h * kc * T, hb + per_head * (size_t)h, across ? 1 : r->nt) != SBV2_OK;
     if (fails) { rc = SBV2_ERR_NO_MEMORY; goto out; }
     if (op_conv1d(&a->o, o, T, 1, 0, y, T, r->nt)) rc = SBV2_ERR_NO_MEMORY;
 out:
-    free(q);
-    free(hb);
+    if (!r->ws) free(q), free(hb);
     return rc;
 }
 

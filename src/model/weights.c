@@ -54,6 +54,23 @@ static float half_to_float(uint16_t h) {
     return f;
 }
 
+/* Reads a float tensor of the mapping as float32 into out. */
+static int read_f32(const st_tensor *t, float *out) {
+    for (size_t i = 0; i < t->numel; i++) {
+        if (t->dtype == ST_F32) memcpy(&out[i], t->data + 4 * i, 4);
+        else {
+            uint16_t h;
+            memcpy(&h, t->data + 2 * i, 2);
+            if (t->dtype == ST_F16) out[i] = half_to_float(h);
+            else {
+                uint32_t bits = (uint32_t)h << 16;
+                memcpy(&out[i], &bits, 4);
+            }
+        }
+    }
+    return 0;
+}
+
 static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
     size_t o = (size_t)snprintf(buf, n, "[");
     for (int i = 0; i < ndim && o < n; i++) o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)shape[i]);
@@ -89,24 +106,8 @@ static const float *get_exact(wctx *c, const char *name, int ndim, const int64_t
     if (t->dtype == ST_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) return (const float *)t->data;
     float *out = w_alloc(c, t->numel);
     if (!out) return NULL;
-    if (t->dtype == ST_F32) {
-        memcpy(out, t->data, t->numel * 4);
-    } else if (t->dtype == ST_F16) {
-        c->m->weights_f16 = 1;
-        for (size_t i = 0; i < t->numel; i++) {
-            uint16_t h;
-            memcpy(&h, t->data + 2 * i, 2);
-            out[i] = half_to_float(h);
-        }
-    } else {
-        c->m->weights_f16 = 1;
-        for (size_t i = 0; i < t->numel; i++) {
-            uint16_t h;
-            memcpy(&h, t->data + 2 * i, 2);
-            uint32_t bits = (uint32_t)h << 16;
-            memcpy(&out[i], &bits, 4);
-        }
-    }
+    if (t->dtype != ST_F32) c->m->weights_f16 = 1;
+    read_f32(t, out);
     for (size_t i = 0; i < t->numel; i++)
         if (!isfinite(out[i])) {
             c->rc = sbv2_fail(c->err, SBV2_ERR_FORMAT, "tensor '%s' holds a non-finite value", name);
@@ -199,23 +200,6 @@ void w_drop_folded(wctx *c, const float **w, const char **key, const char *prefi
             *key = k;
             return;
         }
-}
-
-/* Reads a float tensor of the mapping as float32 into out. */
-static int read_f32(const st_tensor *t, float *out) {
-    for (size_t i = 0; i < t->numel; i++) {
-        if (t->dtype == ST_F32) memcpy(&out[i], t->data + 4 * i, 4);
-        else {
-            uint16_t h;
-            memcpy(&h, t->data + 2 * i, 2);
-            if (t->dtype == ST_F16) out[i] = half_to_float(h);
-            else {
-                uint32_t bits = (uint32_t)h << 16;
-                memcpy(&out[i], &bits, 4);
-            }
-        }
-    }
-    return 0;
 }
 
 int sbv2_refold_wn(const struct sbv2_model *m, const char *prefix, const int64_t shape[3], float *out) {
