@@ -212,6 +212,7 @@ int conv_run(const conv_job *j) {
     long t_hi = (long)ldx - j->pad_l;
     if (t_hi > j->tin) t_hi = j->tin;
     const size_t d_lo = (size_t)(t_lo + j->pad_l), d_hi = t_hi > t_lo ? (size_t)(t_hi + j->pad_l) : d_lo;
+#pragma omp parallel for num_threads(j->n_threads > 0 ? j->n_threads : 1) schedule(static) if ((long)j->cin * j->tin > 100000)
     for (int ci = 0; ci < j->cin; ci++) {
         float *row = xp + (size_t)ci * ldx;
         const float *src = j->x + (size_t)ci * j->tin;

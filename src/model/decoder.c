@@ -92,7 +92,9 @@ int decoder_forward(run_ctx *r, const struct sbv2_model *m, const float *z, int 
             if (j > 0) op_add(acc, x, (size_t)C * L);
         }
         const float nk = (float)hp->n_res_kernels;
-        for (size_t e = 0; e < (size_t)C * L; e++) x[e] = acc[e] / nk;
+        const long n_el = (long)C * (long)L;
+#pragma omp parallel for num_threads(r->nt) schedule(static) if (n_el > 100000)
+        for (long e = 0; e < n_el; e++) x[e] = acc[e] / nk;
         char name[32];
         snprintf(name, sizeof name, "dec_stage%d", i);
         run_dump(r, name, x, 2, C, (int64_t)L, 0);
