@@ -8,6 +8,7 @@
 #include "core/conv.h"
 #include "model/weights.h"
 
+
 static void bind_encoder(wctx *c, encoder_t *e, const sbv2_hparams *hp, int n_layers, int kernel,
                          const char *prefix) {
     const int H = hp->hidden_channels, F = hp->filter_channels;
@@ -59,7 +60,7 @@ static void bind_dds(wctx *c, dds_t *d, int ch, int kernel, const char *prefix) 
 }
 
 int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
-    wctx c = {m, err, SBV2_OK, 0, 0};
+    wctx c = {m, err, SBV2_OK, 0, 0, 0};
     const sbv2_hparams *hp = &m->hp;
     const int H = hp->hidden_channels, I = hp->inter_channels, G = hp->gin_channels;
 
@@ -192,7 +193,11 @@ int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
             r->has_c2 = hp->resblock == '1';
             for (int k = 0; k < r->n; k++) {
                 r->dil[k] = hp->res_dilations[j][k];
-                c.no_pack = ks % 2 == 1 && ks >= 3 && r->dil[k] <= 64; /* Winograd form below instead */
+                /* Winograd forms for every odd kernel; from SBV2_WINO_MIN_CH channels they
+                   replace the direct kernel (below it, direct is faster and kept too) */
+                const int wino = ks % 2 == 1 && ks >= 3 && r->dil[k] <= 64;
+                c.no_pack = wino && u->cout >= SBV2_WINO_MIN_CH;
+                c.keep_folded = wino;
                 if (hp->resblock == '1') {
                     w_wn_conv(&c, &r->c1[k], u->cout, u->cout, ks, "dec.resblocks.%d.convs1.%d", idx, k);
                     w_wn_conv(&c, &r->c2[k], u->cout, u->cout, ks, "dec.resblocks.%d.convs2.%d", idx, k);
@@ -200,8 +205,8 @@ int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
                     w_wn_conv(&c, &r->c1[k], u->cout, u->cout, ks, "dec.resblocks.%d.convs.%d", idx, k);
                 }
                 /* odd kernels ("same" padding) take the Winograd path */
-                if (c.no_pack) {
-                    c.no_pack = 0;
+                if (wino) {
+                    c.no_pack = c.keep_folded = 0;
                     char key[128];
                     float *p1 = w_alloc(&c, wino_packed_size(u->cout, u->cout, ks));
                     if (p1 && r->c1[k].w) wino_prepare(&r->w1[k], r->c1[k].w, r->c1[k].b, u->cout, u->cout, ks, p1);

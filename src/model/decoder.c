@@ -20,19 +20,18 @@ static int resblock_forward(run_ctx *r, const resblock_t *rb, float *x, int C, i
         const int two = rb->has_c2;
         float *out1 = two ? tmp : x;
         const float *res1 = two ? NULL : x;
-        if (r->wino && rb->w1[k].ok) {
+        if (rb->w1[k].ok && (C >= r->wino_min_ch || !c1->packed)) {
             if (wino_run(&rb->w1[k], x, T, d, LRELU_SLOPE, res1, out1, r->nt, r->ws)) return SBV2_ERR_NO_MEMORY;
         } else if (op_conv1d_fused(c1, x, T, d, (ks * d - d) / 2, LRELU_SLOPE, res1, out1, T, r->nt, r->ws)) {
             return SBV2_ERR_NO_MEMORY;
         }
         if (!two) continue;
-        if (r->wino && rb->w2[k].ok) {
+        if (rb->w2[k].ok && (C >= r->wino_min_ch || !rb->c2[k].packed)) {
             if (wino_run(&rb->w2[k], tmp, T, 1, LRELU_SLOPE, x, x, r->nt, r->ws)) return SBV2_ERR_NO_MEMORY;
         } else if (op_conv1d_fused(&rb->c2[k], tmp, T, 1, (ks - 1) / 2, LRELU_SLOPE, x, x, T, r->nt, r->ws)) {
             return SBV2_ERR_NO_MEMORY;
         }
     }
-    (void)C;
     return SBV2_OK;
 }
 

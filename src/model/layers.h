@@ -11,7 +11,7 @@ typedef struct run_ctx {
     sbv2_tensor_callback cb;  /* intermediate dumps (may be NULL) */
     void *ud;
     int aborted;
-    int wino;                 /* use the Winograd resblock convs */
+    int wino_min_ch;          /* Winograd resblock convs from this many channels */
     struct scratch *ws;       /* the state's reusable buffers */
 } run_ctx;
 
@@ -44,5 +44,9 @@ int flow_reverse(run_ctx *r, const struct sbv2_model *m, float *z, int T, const 
 /* HiFi-GAN generator: z [I][T] -> wav [T * hop]. *n_out receives the length. */
 int decoder_forward(run_ctx *r, const struct sbv2_model *m, const float *z, int T, const float *g, float **wav,
                     size_t *n_out);
+
+/* Tests: run the Winograd resblock kernels from `channels` channels on (the
+ * default, SBV2_WINO_MIN_CH, is where they start to pay off). */
+void sbv2_state_set_wino_min_channels(sbv2_state *state, int channels);
 
 #endif

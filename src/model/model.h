@@ -10,6 +10,9 @@
 #define SBV2_MAX_UPS 16
 #define SBV2_MAX_RESKERNELS 8
 #define SBV2_MAX_DILATIONS 3
+/* Channels from which the decoder's resblocks use Winograd F(3,3) (measured:
+   below it the direct packed kernel is as fast or faster). */
+#define SBV2_WINO_MIN_CH 64
 
 /* Everything infer() depends on, from config.json plus the constants SBV2's
  * constructors fix (see config.c). */

@@ -281,7 +281,7 @@ void w_wn_conv(wctx *c, conv1d_t *conv, int cout, int cin, int k, const char *fm
     int folded = c->folded;
     conv->b = w_get(c, 1, cout, 0, 0, "%s.bias", prefix);
     pack(c, conv);
-    if (folded && conv->packed) w_drop_folded(c, &conv->w, &conv->wn_key, prefix);
+    if (folded && conv->packed && !c->keep_folded) w_drop_folded(c, &conv->w, &conv->wn_key, prefix);
 }
 
 void w_layernorm(wctx *c, layernorm_t *ln, int ch, const char *fmt, ...) {

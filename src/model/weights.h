@@ -10,6 +10,7 @@ typedef struct wctx {
     int rc;      /* first error; later calls do nothing */
     int no_pack; /* bind without a packed copy (the caller makes another form) */
     int folded;  /* the last w_get_wn() folded a pair into a new buffer */
+    int keep_folded; /* keep the folded weight after packing (another form follows) */
 } wctx;
 
 float *w_alloc(wctx *c, size_t n);
