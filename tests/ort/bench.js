@@ -1,6 +1,6 @@
 // ONNX Runtime side of `sbv2 bench`: loads MODEL.onnx with full graph
 // optimisation and N intra-op threads, runs the inputs in DIR REPS times
-// (after one warm-up) and prints one JSON line with the times in ms.
+// (after two warm-up runs) and prints one JSON line with the times in ms.
 // usage: node bench.js MODEL.onnx DIR THREADS REPS
 'use strict';
 const path = require('path');
@@ -20,12 +20,13 @@ async function main() {
   }
   let samples = 0;
   const times = [];
-  for (let i = 0; i <= parseInt(reps, 10); i++) {
+  const warm = 2; // as many as the sbv2c side
+  for (let i = 0; i < parseInt(reps, 10) + warm; i++) {
     const t0 = process.hrtime.bigint();
     const out = await session.run(feeds);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     samples = out.output.dims[2];
-    if (i > 0) times.push(ms);
+    if (i >= warm) times.push(ms);
   }
   console.log(JSON.stringify({ samples, times }));
 }

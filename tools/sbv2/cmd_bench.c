@@ -95,7 +95,8 @@ int cmd_bench_run(int argc, char **argv) {
     for (int s = 0; s < N_ST; s++) stage[s] = calloc(reps, sizeof(double));
     size_t n = 0;
     int rc = 0;
-    for (uint64_t r = 0; r <= reps && rc == 0; r++) { /* r == 0: warm-up */
+    const uint64_t warm = 2; /* warm-up runs, as many as the ORT side does */
+    for (uint64_t r = 0; r < reps + warm && rc == 0; r++) {
         stage_clock clk;
         memset(&clk, 0, sizeof clk);
         sbv2_infer_params p = ci.params;
@@ -109,9 +110,9 @@ int cmd_bench_run(int argc, char **argv) {
         rc = sbv2_infer(st, &ci.input, &p, &audio, &n, &err);
         double dt = now_ms() - t0;
         sbv2_free(audio);
-        if (r > 0) {
-            times[r - 1] = dt;
-            for (int s = 0; s < N_ST; s++) stage[s][r - 1] = clk.ms[s];
+        if (r >= warm) {
+            times[r - warm] = dt;
+            for (int s = 0; s < N_ST; s++) stage[s][r - warm] = clk.ms[s];
         }
     }
     if (rc != 0) fprintf(stderr, "bench-run: %s\n", err.message);
@@ -198,7 +199,7 @@ int cmd_bench(int argc, char **argv) {
                    "  Writes a full-size random JP-Extra model and its ONNX export into DIR (default: a\n"
                    "  new folder under /tmp), then times sbv2c against ONNX Runtime (Node package in\n"
                    "  --ort-dir, default %s) on 10, 60 and 200 phones at 1 and 2 threads, alternating\n"
-                   "  engines for N rounds of M timed runs (after a warm-up) each. --phones/--threads\n"
+                   "  engines for N rounds of M timed runs (after two warm-up runs) each. --phones/--threads\n"
                    "  restrict the run to one length / thread count.\n", SBV2_SOURCE_DIR "/tests/ort");
             return 0;
         } else if (!strcmp(a, "--dir") && v) dir = v, i++;
