@@ -121,6 +121,16 @@ SBV2_CLONES static void scatter_rows(const float *restrict o0, const float *rest
         }
 }
 
+/* This thread's slice of the per-thread row buffers. */
+static float *thread_rows(float *rows, size_t per_thread) {
+#ifdef _OPENMP
+    return rows + (size_t)omp_get_thread_num() * per_thread;
+#else
+    (void)per_thread;
+    return rows;
+#endif
+}
+
 int wino_run(const wino_conv *wc, const float *x, int T, int dil, float slope, const float *res, float *y, int nt,
              scratch *ws) {
     const int C = wc->cin, CO = wc->cout, P = wc->pieces, K = wc->k;
@@ -156,11 +166,7 @@ int wino_run(const wino_conv *wc, const float *x, int T, int dil, float slope, c
     }
 #pragma omp parallel num_threads(nth) if ((long)C * T > 20000)
     {
-#ifdef _OPENMP
-        float *pr = rows + (size_t)omp_get_thread_num() * per_thread;
-#else
-        float *pr = rows;
-#endif
+        float *pr = thread_rows(rows, per_thread);
 #pragma omp for schedule(static)
         for (int ci = 0; ci < C; ci++) {
             const float *xr = x + (size_t)ci * T;
@@ -190,11 +196,7 @@ int wino_run(const wino_conv *wc, const float *x, int T, int dil, float slope, c
     if (rc == 0) {
 #pragma omp parallel num_threads(nth) if ((long)CO * T > 20000)
         {
-#ifdef _OPENMP
-            float *pr = rows + (size_t)omp_get_thread_num() * per_thread;
-#else
-            float *pr = rows;
-#endif
+            float *pr = thread_rows(rows, per_thread);
 #pragma omp for schedule(static)
             for (int co = 0; co < CO; co++) {
                 const float b = wc->bias ? wc->bias[co] : 0.0f;

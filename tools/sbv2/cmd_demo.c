@@ -139,12 +139,10 @@ int cmd_demo(int argc, char **argv) {
     if (save && save_inputs(save, &in, &p, info.arch == SBV2_ARCH_MULTILINGUAL) != 0) goto out;
     if (inputs_only) { code = 0; goto out; }
     st = sbv2_state_new(m, &err);
-    clock_t t0 = clock();
     struct timespec w0, w1;
     clock_gettime(CLOCK_MONOTONIC, &w0);
     if (!st || sbv2_infer(st, &in, &p, &audio, &n, &err) != SBV2_OK) { fprintf(stderr, "sbv2 demo: %s\n", err.message); goto out; }
     clock_gettime(CLOCK_MONOTONIC, &w1);
-    (void)t0;
     if (wav_write_pcm16(wav, audio, n, info.sampling_rate, &err) != SBV2_OK) { fprintf(stderr, "sbv2 demo: %s\n", err.message); goto out; }
     double secs = (double)n / info.sampling_rate, wall = (double)(w1.tv_sec - w0.tv_sec) + 1e-9 * (double)(w1.tv_nsec - w0.tv_nsec);
     fprintf(stderr, "sbv2 demo: %zu tokens -> %.2f s of audio in %.2f s (real-time factor %.3f), seed %llu, wrote %s\n",
