@@ -11,14 +11,16 @@
 #define LRELU_SLOPE 0.1f
 
 /* ResBlock1 ("1"): x += c2(lrelu(c1_d(lrelu(x)))) for each dilation d.
- * ResBlock2 ("2"): x += c_d(lrelu(x)). x [C][T] in place; tmp C*T. The
- * activations and the residual add run inside the conv kernel. */
-static int resblock_forward(run_ctx *r, const resblock_t *rb, float *x, int C, int T, float *tmp) {
+ * ResBlock2 ("2"): x += c_d(lrelu(x)). The block starts from src and leaves
+ * its result in dst (first step reads src, so no copy is needed); tmp holds
+ * C*T. Activations and residual adds run inside the conv kernels. */
+static int resblock_forward(run_ctx *r, const resblock_t *rb, const float *src, float *dst, int C, int T, float *tmp) {
     for (int k = 0; k < rb->n; k++) {
+        const float *x = k == 0 ? src : dst;
         const conv1d_t *c1 = &rb->c1[k];
         const int d = rb->dil[k], ks = c1->k;
         const int two = rb->has_c2;
-        float *out1 = two ? tmp : x;
+        float *out1 = two ? tmp : dst;
         const float *res1 = two ? NULL : x;
         if (rb->w1[k].ok && (C >= r->wino_min_ch || !c1->packed)) {
             if (wino_run(&rb->w1[k], x, T, d, LRELU_SLOPE, res1, out1, r->nt, r->ws)) return SBV2_ERR_NO_MEMORY;
@@ -27,8 +29,8 @@ static int resblock_forward(run_ctx *r, const resblock_t *rb, float *x, int C, i
         }
         if (!two) continue;
         if (rb->w2[k].ok && (C >= r->wino_min_ch || !rb->c2[k].packed)) {
-            if (wino_run(&rb->w2[k], tmp, T, 1, LRELU_SLOPE, x, x, r->nt, r->ws)) return SBV2_ERR_NO_MEMORY;
-        } else if (op_conv1d_fused(&rb->c2[k], tmp, T, 1, (ks - 1) / 2, LRELU_SLOPE, x, x, T, r->nt, r->ws)) {
+            if (wino_run(&rb->w2[k], tmp, T, 1, LRELU_SLOPE, x, dst, r->nt, r->ws)) return SBV2_ERR_NO_MEMORY;
+        } else if (op_conv1d_fused(&rb->c2[k], tmp, T, 1, (ks - 1) / 2, LRELU_SLOPE, x, dst, T, r->nt, r->ws)) {
             return SBV2_ERR_NO_MEMORY;
         }
     }
@@ -86,8 +88,7 @@ int decoder_forward(run_ctx *r, const struct sbv2_model *m, const float *z, int 
         L = nl;
         for (int j = 0; j < hp->n_res_kernels; j++) {
             float *dst = j == 0 ? acc : x;
-            memcpy(dst, y, sizeof(float) * (size_t)C * L);
-            if ((rc = resblock_forward(r, &d->res[i * hp->n_res_kernels + j], dst, C, (int)L, tmp)) != SBV2_OK) goto done;
+            if ((rc = resblock_forward(r, &d->res[i * hp->n_res_kernels + j], y, dst, C, (int)L, tmp)) != SBV2_OK) goto done;
             if (j > 0) op_add(acc, x, (size_t)C * L);
         }
         const float nk = (float)hp->n_res_kernels;
