@@ -113,7 +113,6 @@ static int mha_forward(run_ctx *r, const mha_t *a, const float *x, int T, const 
     /* heads in parallel when there are threads for them, else threads inside each head */
     const int across = r->nt > 1 && nh > 1;
     int fails = 0;
-    (void)across;
 #pragma omp parallel for num_threads(r->nt) schedule(static) reduction(+ : fails) if (across && T > 16)
     for (int h = 0; h < nh; h++)
         fails += head_forward(a, q + (size_t)h * kc * T, k + (size_t)h * kc * T, v + (size_t)h * kc * T, T, mask,

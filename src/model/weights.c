@@ -126,6 +126,20 @@ const float *w_get(wctx *c, int ndim, int64_t d0, int64_t d1, int64_t d2, const 
     return get_exact(c, name, ndim, shape);
 }
 
+/* W = g * v / ||v|| row by row (norm over every dim but 0). Returns the first
+ * row whose norm is zero (weight norm undefined), or -1 when all are fine. */
+static int64_t fold_rows(const float *g, const float *v, int64_t rows, size_t inner, float *w) {
+    for (int64_t o = 0; o < rows; o++) {
+        const float *vo = v + (size_t)o * inner;
+        double ss = 0;
+        for (size_t i = 0; i < inner; i++) ss += (double)vo[i] * vo[i];
+        float scale = (float)(g[o] / sqrt(ss));
+        if (!(ss > 0) || !isfinite(scale)) return o;
+        for (size_t i = 0; i < inner; i++) w[(size_t)o * inner + i] = vo[i] * scale;
+    }
+    return -1;
+}
+
 /* Conv weight under `prefix`: either `prefix.weight`, or a weight-norm pair
  * (`weight_g`/`weight_v`, or torch's parametrizations.weight.original0/1)
  * folded as W = g * v / ||v|| with the norm over every dim but dim 0.
@@ -160,29 +174,13 @@ const float *w_get_wn(wctx *c, const int64_t shape[3], const char *fmt, ...) {
     size_t inner = (size_t)(shape[1] * shape[2]);
     float *w = w_alloc(c, (size_t)shape[0] * inner);
     if (!w) return NULL;
-    for (int64_t o = 0; o < shape[0]; o++) {
-        const float *vo = v + (size_t)o * inner;
-        double ss = 0;
-        for (size_t i = 0; i < inner; i++) ss += (double)vo[i] * vo[i];
-        float scale = (float)(g[o] / sqrt(ss));
-        if (!(ss > 0) || !isfinite(scale)) {
-            c->rc = sbv2_fail(c->err, SBV2_ERR_FORMAT, "'%s' has a zero row %lld: weight norm is undefined", vname,
-                              (long long)o);
-            return NULL;
-        }
-        for (size_t i = 0; i < inner; i++) w[(size_t)o * inner + i] = vo[i] * scale;
+    int64_t bad = fold_rows(g, v, shape[0], inner, w);
+    if (bad >= 0) {
+        c->rc = sbv2_fail(c->err, SBV2_ERR_FORMAT, "'%s' has a zero row %lld: weight norm is undefined", vname,
+                          (long long)bad);
+        return NULL;
     }
     return w;
-}
-
-static void fold_rows(const float *g, const float *v, int64_t rows, size_t inner, float *w) {
-    for (int64_t o = 0; o < rows; o++) {
-        const float *vo = v + (size_t)o * inner;
-        double ss = 0;
-        for (size_t i = 0; i < inner; i++) ss += (double)vo[i] * vo[i];
-        float scale = (float)(g[o] / sqrt(ss));
-        for (size_t i = 0; i < inner; i++) w[(size_t)o * inner + i] = vo[i] * scale;
-    }
 }
 
 void w_drop_folded(wctx *c, const float **w, const char **key, const char *prefix) {
@@ -215,10 +213,10 @@ int sbv2_refold_wn(const struct sbv2_model *m, const char *prefix, const int64_t
         if (!gb || !vb) { free(gb); free(vb); return SBV2_ERR_NO_MEMORY; }
         read_f32(g, gb);
         read_f32(v, vb);
-        fold_rows(gb, vb, shape[0], inner, out);
+        int64_t bad = fold_rows(gb, vb, shape[0], inner, out);
         free(gb);
         free(vb);
-        return SBV2_OK;
+        return bad < 0 ? SBV2_OK : SBV2_ERR_FORMAT;
     }
     return SBV2_ERR_FORMAT;
 }

@@ -172,20 +172,21 @@ const char *ob_weight(ob_graph *g, const float *data, int ndim, const int64_t *d
     return add_init(g, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, ndim, dims, data, numel(ndim, dims) * 4, "w");
 }
 
-const char *ob_const_i64(ob_graph *g, int ndim, const int64_t *dims, const int64_t *vals) {
-    size_t n = numel(ndim, dims);
-    int64_t *p = arena(g, n * 8 + 8);
+/* Small constants are copied into the graph's arena. */
+static const char *copy_const(ob_graph *g, int dtype, size_t elsize, int ndim, const int64_t *dims, const void *vals) {
+    size_t bytes = numel(ndim, dims) * elsize;
+    void *p = arena(g, bytes + elsize);
     if (!p) return "";
-    memcpy(p, vals, n * 8);
-    return add_init(g, ONNX__TENSOR_PROTO__DATA_TYPE__INT64, ndim, dims, p, n * 8, "c");
+    memcpy(p, vals, bytes);
+    return add_init(g, dtype, ndim, dims, p, bytes, "c");
+}
+
+const char *ob_const_i64(ob_graph *g, int ndim, const int64_t *dims, const int64_t *vals) {
+    return copy_const(g, ONNX__TENSOR_PROTO__DATA_TYPE__INT64, sizeof(int64_t), ndim, dims, vals);
 }
 
 const char *ob_const_f32(ob_graph *g, int ndim, const int64_t *dims, const float *vals) {
-    size_t n = numel(ndim, dims);
-    float *p = arena(g, n * 4 + 4);
-    if (!p) return "";
-    memcpy(p, vals, n * 4);
-    return add_init(g, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, ndim, dims, p, n * 4, "c");
+    return copy_const(g, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, sizeof(float), ndim, dims, vals);
 }
 
 const char *ob_scalar_i64(ob_graph *g, int64_t v) { return ob_const_i64(g, 0, NULL, &v); }

@@ -258,7 +258,6 @@ int cmd_bench(int argc, char **argv) {
     printf("%-7s %-7s %-8s %-22s %-22s %-9s %-10s %-10s %s\n", "phones", "threads", "audio_s", "sbv2c ms (RTF)",
            "ORT ms (RTF)", "ORT/sbv2c", "sbv2c MB", "ORT MB", "decoder GFLOP/s (% of peak)");
     char stage_lines[6][512];
-    (void)n_len;
     int n_stage_lines = 0;
     for (int threads = 1; threads <= 2; threads++) {
         if (only_threads && threads != (int)only_threads) continue;
