@@ -10,6 +10,7 @@
 
 #include "core/conv.h"
 #include "core/rng.h"
+#include "core/fftconv.h"
 #include "core/winograd.h"
 
 static int passed = 0, failed = 0;
@@ -51,7 +52,8 @@ int main(void) {
     const int shapes[][6] = {/* cout cin k dil T pad-mode */
                              {1, 1, 1, 1, 1, 0},   {5, 3, 3, 1, 17, 1},    {13, 7, 7, 3, 70, 1},  {16, 16, 11, 5, 129, 1},
                              {6, 32, 5, 1, 64, 1}, {33, 20, 16, 1, 40, 2}, {8, 8, 11, 5, 4, 1},   {64, 48, 3, 1, 300, 1},
-                             {7, 9, 2, 2, 23, 2},  {12, 12, 9, 3, 1, 1}};
+                             {7, 9, 2, 2, 23, 2},  {12, 12, 9, 3, 1, 1},   {64, 64, 7, 1, 8000, 1}, {20, 24, 11, 5, 3001, 1},
+                             {3, 2, 17, 2, 41, 1}};
     char name[128];
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const int CO = shapes[s][0], CI = shapes[s][1], K = shapes[s][2], D = shapes[s][3], T = shapes[s][4];
@@ -92,6 +94,24 @@ int main(void) {
             }
             scratch_free(&ws);
             free(wp);
+        }
+        if (fftc_supported(K) && shapes[s][5] == 1) {
+            /* FFT overlap-save: same contract as Winograd; several chunks, residues, threads */
+            float *fp = malloc(sizeof(float) * fftc_packed_size(CO, CI, K));
+            fft_conv fcv;
+            fftc_prepare(&fcv, w, b, CO, CI, K, fp);
+            scratch ws;
+            memset(&ws, 0, sizeof ws);
+            for (int withres = 0; withres < 2; withres++) {
+                ref_conv(w, b, CO, CI, K, D, pad, x, T, 0.1f, withres ? res : NULL, y0, T);
+                int rc = fcv.ok ? fftc_run(&fcv, x, T, D, 0.1f, withres ? res : NULL, y1, 2, withres ? &ws : NULL) : -1;
+                snprintf(name, sizeof name, "fft %dx%dx%d dil %d T %d%s", CO, CI, K, D, T, withres ? " +res" : "");
+                const double e = rc == 0 ? maxdiff(y0, y1, (size_t)CO * T) : INFINITY;
+                printf("%s: max|d| %.3g\n", name, e);
+                check(name, e, 4 * tol);
+            }
+            scratch_free(&ws);
+            free(fp);
         }
         free(w), free(b), free(x), free(res), free(y0), free(y1), free(pk);
     }

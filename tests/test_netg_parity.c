@@ -59,7 +59,9 @@ static int exact_name(const char *n) {
 }
 
 /* Returns the number of failed checks for one case. */
-static int run_case(const char *mdir, const cJSON *files, const cJSON *cs, int wino_all, double *worst_out_total) {
+static const char *const path_name[] = {"default ", "direct  ", "winograd", "fft     "};
+
+static int run_case(const char *mdir, const cJSON *files, const cJSON *cs, int path, double *worst_out_total) {
     const char *cname = cJSON_GetObjectItem(cs, "name")->valuestring;
     const cJSON *params = cJSON_GetObjectItem(cs, "params");
     const cJSON *wfile = cJSON_GetObjectItem(params, "weights");
@@ -129,7 +131,7 @@ static int run_case(const char *mdir, const cJSON *files, const cJSON *cs, int w
     }
 
     sbv2_state *st = sbv2_state_new(m, &err);
-    if (st && wino_all) sbv2_state_set_wino_min_channels(st, 1); /* the Winograd path at every width */
+    if (st) sbv2_state_set_conv_path(st, path); /* each resblock kernel form where the model holds it */
     float *audio = NULL;
     size_t n = 0;
     if (!st || sbv2_infer(st, &inp, &p, &audio, &n, &err) != SBV2_OK) {
@@ -190,7 +192,7 @@ static int run_case(const char *mdir, const cJSON *files, const cJSON *cs, int w
     }
     /* the returned audio is the "output" tensor */
     printf("%s %-14s %s frames %-5lld samples %-7zu output max|d| %.2e  worst intermediate %.2e (%s)  %d tensors\n",
-           fails ? "FAIL" : "ok  ", cname, wino_all ? "winograd" : "default ", (long long)(n / 512), n, worst_out, worst_mid, worst_mid_name, checked);
+           fails ? "FAIL" : "ok  ", cname, path_name[path], (long long)(n / 512), n, worst_out, worst_mid, worst_mid_name, checked);
     if (worst_out > *worst_out_total) *worst_out_total = worst_out;
 done:
     for (int k = 0; k < cap->n; k++) free(cap->t[k].copy);
@@ -237,8 +239,8 @@ int main(int argc, char **argv) {
         const cJSON *files = cJSON_GetObjectItem(j, "files");
         const cJSON *cs;
         cJSON_ArrayForEach(cs, cJSON_GetObjectItem(j, "cases")) {
-            for (int wino_all = 0; wino_all < 2; wino_all++) {
-                fails += run_case(mdir, files, cs, wino_all, &worst) ? 1 : 0;
+            for (int path = SBV2_PATH_DEFAULT; path <= SBV2_PATH_FFT; path++) {
+                fails += run_case(mdir, files, cs, path, &worst) ? 1 : 0;
                 cases++;
             }
         }

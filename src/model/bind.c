@@ -193,30 +193,45 @@ int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
             r->has_c2 = hp->resblock == '1';
             for (int k = 0; k < r->n; k++) {
                 r->dil[k] = hp->res_dilations[j][k];
-                /* Winograd forms for every odd kernel; from SBV2_WINO_MIN_CH channels they
-                   replace the direct kernel (below it, direct is faster and kept too) */
-                const int wino = ks % 2 == 1 && ks >= 3 && r->dil[k] <= 64;
-                c.no_pack = wino && u->cout >= SBV2_WINO_MIN_CH;
-                c.keep_folded = wino;
+                /* the default form (see SBV2_FFT_MIN_CH), plus every other applicable
+                   one on narrow stages */
+                const int C = u->cout, all = C <= SBV2_ALL_FORMS_CH;
+                const int can_wino = ks % 2 == 1 && ks >= 3 && r->dil[k] <= 64, can_fft = fftc_supported(ks);
+                r->path[k] = can_fft && C >= SBV2_FFT_MIN_CH && C <= SBV2_FFT_MAX_CH ? SBV2_PATH_FFT
+                             : can_wino && C >= SBV2_WINO_MIN_CH                  ? SBV2_PATH_WINOGRAD
+                                                                                  : SBV2_PATH_DIRECT;
+                const int wino = can_wino && (all || r->path[k] == SBV2_PATH_WINOGRAD);
+                const int fft = can_fft && (all || r->path[k] == SBV2_PATH_FFT);
+                c.no_pack = !all && r->path[k] != SBV2_PATH_DIRECT;
+                c.keep_folded = wino || fft;
                 if (hp->resblock == '1') {
                     w_wn_conv(&c, &r->c1[k], u->cout, u->cout, ks, "dec.resblocks.%d.convs1.%d", idx, k);
                     w_wn_conv(&c, &r->c2[k], u->cout, u->cout, ks, "dec.resblocks.%d.convs2.%d", idx, k);
                 } else {
                     w_wn_conv(&c, &r->c1[k], u->cout, u->cout, ks, "dec.resblocks.%d.convs.%d", idx, k);
                 }
-                /* odd kernels ("same" padding) take the Winograd path */
-                if (wino) {
-                    c.no_pack = c.keep_folded = 0;
-                    char key[128];
-                    float *p1 = w_alloc(&c, wino_packed_size(u->cout, u->cout, ks));
-                    if (p1 && r->c1[k].w) wino_prepare(&r->w1[k], r->c1[k].w, r->c1[k].b, u->cout, u->cout, ks, p1);
-                    snprintf(key, sizeof key, hp->resblock == '1' ? "dec.resblocks.%d.convs1.%d" : "dec.resblocks.%d.convs.%d", idx, k);
-                    if (r->w1[k].ok) w_drop_folded(&c, &r->c1[k].w, &r->c1[k].wn_key, key);
-                    if (hp->resblock == '1') {
-                        float *p2 = w_alloc(&c, wino_packed_size(u->cout, u->cout, ks));
-                        if (p2 && r->c2[k].w) wino_prepare(&r->w2[k], r->c2[k].w, r->c2[k].b, u->cout, u->cout, ks, p2);
-                        snprintf(key, sizeof key, "dec.resblocks.%d.convs2.%d", idx, k);
-                        if (r->w2[k].ok) w_drop_folded(&c, &r->c2[k].w, &r->c2[k].wn_key, key);
+                c.no_pack = c.keep_folded = 0;
+                for (int two = 0; two < 1 + (hp->resblock == '1'); two++) {
+                    conv1d_t *cv = two ? &r->c2[k] : &r->c1[k];
+                    wino_conv *wc = two ? &r->w2[k] : &r->w1[k];
+                    fft_conv *fc = two ? &r->f2[k] : &r->f1[k];
+                    if (!cv->w) continue;
+                    if (wino) {
+                        float *p = w_alloc(&c, wino_packed_size(C, C, ks));
+                        if (p) wino_prepare(wc, cv->w, cv->b, C, C, ks, p);
+                    }
+                    if (fft) {
+                        float *p = w_alloc(&c, fftc_packed_size(C, C, ks));
+                        if (p) fftc_prepare(fc, cv->w, cv->b, C, C, ks, p);
+                    }
+                    if ((wino || fft) && !wc->ok && !fc->ok && !cv->packed)
+                        c.rc = sbv2_fail(c.err, SBV2_ERR_NO_MEMORY, "out of memory while loading weights");
+                    if (wino || fft) {
+                        char key[128];
+                        snprintf(key, sizeof key, two ? "dec.resblocks.%d.convs2.%d"
+                                                  : hp->resblock == '1' ? "dec.resblocks.%d.convs1.%d" : "dec.resblocks.%d.convs.%d",
+                                 idx, k);
+                        w_drop_folded(&c, &cv->w, &cv->wn_key, key);
                     }
                 }
             }

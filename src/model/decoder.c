@@ -14,25 +14,29 @@
  * ResBlock2 ("2"): x += c_d(lrelu(x)). The block starts from src and leaves
  * its result in dst (first step reads src, so no copy is needed); tmp holds
  * C*T. Activations and residual adds run inside the conv kernels. */
-static int resblock_forward(run_ctx *r, const resblock_t *rb, const float *src, float *dst, int C, int T, float *tmp) {
+/* y = conv_d(lrelu(x)) + res with the form the run asks for when the model
+ * holds it, else the conv's default form. */
+static int res_conv(run_ctx *r, int path, const conv1d_t *c, const wino_conv *w, const fft_conv *f, const float *x,
+                    int T, int d, const float *res, float *y) {
+    const int want = r->conv_path;
+    if ((want == SBV2_PATH_FFT && f->ok) || (want == SBV2_PATH_WINOGRAD && w->ok) || (want == SBV2_PATH_DIRECT && c->packed))
+        path = want;
+    int rc;
+    if (path == SBV2_PATH_FFT && f->ok) rc = fftc_run(f, x, T, d, LRELU_SLOPE, res, y, r->nt, r->ws);
+    else if (path == SBV2_PATH_WINOGRAD && w->ok) rc = wino_run(w, x, T, d, LRELU_SLOPE, res, y, r->nt, r->ws);
+    else if (c->packed) rc = op_conv1d_fused(c, x, T, d, (c->k - 1) * d / 2, LRELU_SLOPE, res, y, T, r->nt, r->ws);
+    else rc = f->ok ? fftc_run(f, x, T, d, LRELU_SLOPE, res, y, r->nt, r->ws)
+                    : wino_run(w, x, T, d, LRELU_SLOPE, res, y, r->nt, r->ws);
+    return rc ? SBV2_ERR_NO_MEMORY : SBV2_OK;
+}
+
+static int resblock_forward(run_ctx *r, const resblock_t *rb, const float *src, float *dst, int T, float *tmp) {
     for (int k = 0; k < rb->n; k++) {
         const float *x = k == 0 ? src : dst;
-        const conv1d_t *c1 = &rb->c1[k];
-        const int d = rb->dil[k], ks = c1->k;
-        const int two = rb->has_c2;
-        float *out1 = two ? tmp : dst;
-        const float *res1 = two ? NULL : x;
-        if (rb->w1[k].ok && (C >= r->wino_min_ch || !c1->packed)) {
-            if (wino_run(&rb->w1[k], x, T, d, LRELU_SLOPE, res1, out1, r->nt, r->ws)) return SBV2_ERR_NO_MEMORY;
-        } else if (op_conv1d_fused(c1, x, T, d, (ks * d - d) / 2, LRELU_SLOPE, res1, out1, T, r->nt, r->ws)) {
-            return SBV2_ERR_NO_MEMORY;
-        }
-        if (!two) continue;
-        if (rb->w2[k].ok && (C >= r->wino_min_ch || !rb->c2[k].packed)) {
-            if (wino_run(&rb->w2[k], tmp, T, 1, LRELU_SLOPE, x, dst, r->nt, r->ws)) return SBV2_ERR_NO_MEMORY;
-        } else if (op_conv1d_fused(&rb->c2[k], tmp, T, 1, (ks - 1) / 2, LRELU_SLOPE, x, dst, T, r->nt, r->ws)) {
-            return SBV2_ERR_NO_MEMORY;
-        }
+        const int d = rb->dil[k], two = rb->has_c2;
+        int rc = res_conv(r, rb->path[k], &rb->c1[k], &rb->w1[k], &rb->f1[k], x, T, d, two ? NULL : x, two ? tmp : dst);
+        if (rc == SBV2_OK && two) rc = res_conv(r, rb->path[k], &rb->c2[k], &rb->w2[k], &rb->f2[k], tmp, T, 1, x, dst);
+        if (rc != SBV2_OK) return rc;
     }
     return SBV2_OK;
 }
@@ -88,7 +92,7 @@ int decoder_forward(run_ctx *r, const struct sbv2_model *m, const float *z, int 
         L = nl;
         for (int j = 0; j < hp->n_res_kernels; j++) {
             float *dst = j == 0 ? acc : x;
-            if ((rc = resblock_forward(r, &d->res[i * hp->n_res_kernels + j], y, dst, C, (int)L, tmp)) != SBV2_OK) goto done;
+            if ((rc = resblock_forward(r, &d->res[i * hp->n_res_kernels + j], y, dst, (int)L, tmp)) != SBV2_OK) goto done;
             if (j > 0) op_add(acc, x, (size_t)C * L);
         }
         const float nk = (float)hp->n_res_kernels;

@@ -10,10 +10,10 @@
 struct sbv2_state {
     const sbv2_model *model;
     scratch ws; /* grow-only buffers reused by every request on this state */
-    int wino_min_ch;
+    int conv_path;
 };
 
-void sbv2_state_set_wino_min_channels(sbv2_state *state, int channels) { state->wino_min_ch = channels; }
+void sbv2_state_set_conv_path(sbv2_state *state, int path) { state->conv_path = path; }
 
 sbv2_state *sbv2_state_new(const sbv2_model *model, sbv2_error *err) {
     if (!model) {
@@ -26,7 +26,6 @@ sbv2_state *sbv2_state_new(const sbv2_model *model, sbv2_error *err) {
         return NULL;
     }
     s->model = model;
-    s->wino_min_ch = SBV2_WINO_MIN_CH;
     return s;
 }
 
@@ -103,7 +102,7 @@ int sbv2_infer(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_p
     const sbv2_hparams *hp = &m->hp;
     const int L = (int)in->n_tokens, H = hp->hidden_channels, I = hp->inter_channels, G = hp->gin_channels;
     const size_t valid = in->valid_length ? in->valid_length : in->n_tokens;
-    run_ctx r = {p->n_threads > 0 ? p->n_threads : 1, p->on_tensor, p->user_data, 0, state->wino_min_ch, &state->ws};
+    run_ctx r = {p->n_threads > 0 ? p->n_threads : 1, p->on_tensor, p->user_data, 0, state->conv_path, &state->ws};
     sbv2_rng rng;
     sbv2_rng_seed(&rng, p->seed);
 

@@ -11,7 +11,7 @@ typedef struct run_ctx {
     sbv2_tensor_callback cb;  /* intermediate dumps (may be NULL) */
     void *ud;
     int aborted;
-    int wino_min_ch;          /* Winograd resblock convs from this many channels */
+    int conv_path;            /* SBV2_PATH_DEFAULT, or a resblock kernel form tests force */
     struct scratch *ws;       /* the state's reusable buffers */
 } run_ctx;
 
@@ -45,8 +45,9 @@ int flow_reverse(run_ctx *r, const struct sbv2_model *m, float *z, int T, const 
 int decoder_forward(run_ctx *r, const struct sbv2_model *m, const float *z, int T, const float *g, float **wav,
                     size_t *n_out);
 
-/* Tests: run the Winograd resblock kernels from `channels` channels on (the
- * default, SBV2_WINO_MIN_CH, is where they start to pay off). */
-void sbv2_state_set_wino_min_channels(sbv2_state *state, int channels);
+/* Tests: run the decoder's resblock convs with one kernel form (SBV2_PATH_*)
+ * wherever the model holds it (every form is kept up to SBV2_ALL_FORMS_CH
+ * channels); SBV2_PATH_DEFAULT restores the load-time choice. */
+void sbv2_state_set_conv_path(sbv2_state *state, int path);
 
 #endif

@@ -4,15 +4,25 @@
 
 #include "common.h"
 #include "core/ops.h"
+#include "core/fftconv.h"
 #include "core/winograd.h"
 #include "formats/safetensors.h"
 
 #define SBV2_MAX_UPS 16
 #define SBV2_MAX_RESKERNELS 8
 #define SBV2_MAX_DILATIONS 3
-/* Channels from which the decoder's resblocks use Winograd F(3,3) (measured:
-   below it the direct packed kernel is as fast or faster). */
+/* Kernel forms of the decoder's resblock convs, chosen per conv at load
+   (measured): FFT overlap-save for long kernels (5..17 taps) from
+   SBV2_FFT_MIN_CH to SBV2_FFT_MAX_CH channels (above it its weights, 32 floats
+   per channel pair, would cost more memory than they save time), Winograd
+   F(3,3) for the other odd kernels from SBV2_WINO_MIN_CH channels, else the
+   direct packed kernel. Up to SBV2_ALL_FORMS_CH channels every applicable
+   form is kept, so tests can run each path on small models. */
 #define SBV2_WINO_MIN_CH 64
+#define SBV2_FFT_MIN_CH 32
+#define SBV2_FFT_MAX_CH 128
+#define SBV2_ALL_FORMS_CH 32
+enum { SBV2_PATH_DEFAULT = 0, SBV2_PATH_DIRECT, SBV2_PATH_WINOGRAD, SBV2_PATH_FFT };
 
 /* Everything infer() depends on, from config.json plus the constants SBV2's
  * constructors fix (see config.c). */
@@ -118,6 +128,8 @@ typedef struct resblock_t {
     int has_c2;  /* type "1": each branch is c1 then c2 */
     conv1d_t c1[SBV2_MAX_DILATIONS], c2[SBV2_MAX_DILATIONS]; /* c2 unused for type "2" */
     wino_conv w1[SBV2_MAX_DILATIONS], w2[SBV2_MAX_DILATIONS]; /* Winograd forms (when .ok) */
+    fft_conv f1[SBV2_MAX_DILATIONS], f2[SBV2_MAX_DILATIONS];  /* FFT forms (when .ok) */
+    int path[SBV2_MAX_DILATIONS];                              /* default SBV2_PATH_* of c1 and c2 */
     int dil[SBV2_MAX_DILATIONS];
 } resblock_t;
 
