@@ -8,8 +8,8 @@ typedef enum { CONV_ACT_NONE = 0, CONV_ACT_LEAKY = 1 } conv_act;
 
 /* Grow-only scratch buffers owned by a per-request state, so steady-state
  * inference allocates nothing (no page-fault storms). Slots are named below. */
-#define SCRATCH_SLOTS 11
-enum { SCR_CONV_IN = 0, SCR_WINO_V, SCR_WINO_M, SCR_WINO_ROWS, SCR_DEC_X, SCR_DEC_Y, SCR_DEC_ACC, SCR_DEC_TMP, SCR_ATTN_QKV, SCR_ATTN_HEADS, SCR_FFT_WORK };
+#define SCRATCH_SLOTS 9
+enum { SCR_CONV_IN = 0, SCR_WINO_V, SCR_DEC_X, SCR_DEC_Y, SCR_DEC_ACC, SCR_DEC_TMP, SCR_ATTN_QKV, SCR_ATTN_HEADS, SCR_FFT_WORK };
 typedef struct scratch {
     float *p[SCRATCH_SLOTS];
     size_t cap[SCRATCH_SLOTS];

@@ -121,7 +121,7 @@ SBV2_CLONES static void scatter_rows(const float *restrict o0, const float *rest
         }
 }
 
-/* This thread's slice of the per-thread row buffers. */
+/* This thread's slice of the per-thread buffers. */
 static float *thread_rows(float *rows, size_t per_thread) {
 #ifdef _OPENMP
     return rows + (size_t)omp_get_thread_num() * per_thread;
@@ -131,97 +131,97 @@ static float *thread_rows(float *rows, size_t per_thread) {
 #endif
 }
 
+SBV2_CLONES static void lrelu_row(const float *restrict x, int n, float slope, float *restrict o) {
+    for (int i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : x[i] * slope;
+}
+
+typedef struct { int r, n0, cnt; } wchunk;
+
+/* Work is cut into chunks of tiles of one residue that a thread runs start to
+ * finish (transform, 5 products, output transform): its buffers stay in
+ * cache and the scratch stays small whatever the length. */
 int wino_run(const wino_conv *wc, const float *x, int T, int dil, float slope, const float *res, float *y, int nt,
              scratch *ws) {
     const int C = wc->cin, CO = wc->cout, P = wc->pieces, K = wc->k;
-    const int pad_l = (K - 1) * dil / 2;
-    /* columns: per residue, N_rho tiles + P-1 look-ahead tiles */
-    int ncol = 0, off[64], ntile[64], maxrow = 0;
-    if (dil > 64) return -2;
-    for (int r = 0; r < dil; r++) {
-        int q = r < T ? (T - r + dil - 1) / dil : 0;
-        ntile[r] = (q + 2) / 3;
-        off[r] = ncol;
-        ncol += ntile[r] + P - 1;
-        if (ntile[r] + P > maxrow) maxrow = ntile[r] + P;
+    const int pad_l = (K - 1) * dil / 2, nth = nt > 0 ? nt : 1;
+    if (T <= 0) return 0;
+    int tc = (1 << 18) / (5 * C);
+    tc = tc < 64 ? 64 : tc > 512 ? 512 : tc & ~63;
+    int ntile_max = 0, nchunk = 0;
+    for (int r = 0; r < dil && r < T; r++) {
+        const int q = (T - r + dil - 1) / dil, nt_r = (q + 2) / 3;
+        if (nt_r > ntile_max) ntile_max = nt_r;
+        nchunk += (nt_r + tc - 1) / tc;
     }
-    const int nout = ncol - (P - 1);
-    const int nth = nt > 0 ? nt : 1;
-    /* V rows carry 64 zeros of slack so the conv kernel reads them in place */
-    const size_t ldv = (size_t)ncol + 64;
-    float *v = scratch_get(ws, SCR_WINO_V, 5 * (size_t)C * ldv);
-    float *mm = scratch_get(ws, SCR_WINO_M, 5 * (size_t)CO * (nout > 0 ? nout : 1));
-    /* per thread: 3 tile-input rows + one activated, padded input row */
-    size_t rowlen = 0;
-    for (int r = 0; r < dil; r++) {
-        size_t need = (size_t)(3 * (ntile[r] + P - 1) + 3) * dil + r + 1;
-        if (need > rowlen) rowlen = need;
-    }
-    if (rowlen < (size_t)pad_l + T) rowlen = (size_t)pad_l + T;
-    const size_t per_thread = 3 * (size_t)maxrow + rowlen;
-    float *rows = scratch_get(ws, SCR_WINO_ROWS, (size_t)nth * per_thread);
-    if (!v || !mm || !rows) {
-        if (!ws) free(v), free(mm), free(rows);
+    const int cnt_max = ((ntile_max < tc ? ntile_max : tc) + 63) & ~63;
+    /* activated, zero-padded input rows, long enough for whole padded chunks */
+    size_t lda = (size_t)(3 * (ntile_max + cnt_max + P) + 6) * dil;
+    if (lda < (size_t)pad_l + T) lda = (size_t)pad_l + T;
+    const int cols = cnt_max + P; /* transformed tiles per chunk (+1 spare) */
+    const size_t ldv = (size_t)cols + 64, prow = (size_t)cols + 2;
+    const size_t per_thread = 3 * prow + 5 * (size_t)C * ldv + 5 * (size_t)CO * cnt_max;
+    wchunk *chunks = malloc(sizeof(wchunk) * (size_t)nchunk);
+    float *a = scratch_get(ws, SCR_CONV_IN, (size_t)C * lda);
+    float *work = scratch_get(ws, SCR_WINO_V, per_thread * nth);
+    if (!chunks || !a || !work) {
+        free(chunks);
+        if (!ws) free(a), free(work);
         return -1;
+    }
+    for (int r = 0, c = 0; r < dil && r < T; r++) {
+        const int q = (T - r + dil - 1) / dil, nt_r = (q + 2) / 3;
+        for (int n0 = 0; n0 < nt_r; n0 += tc) chunks[c++] = (wchunk){r, n0, nt_r - n0 < tc ? nt_r - n0 : tc};
     }
 #pragma omp parallel num_threads(nth) if ((long)C * T > 20000)
     {
-        float *pr = thread_rows(rows, per_thread);
 #pragma omp for schedule(static)
         for (int ci = 0; ci < C; ci++) {
-            const float *xr = x + (size_t)ci * T;
-            /* activated row with its zero padding: xa[i] = lrelu(x[i - pad_l]) */
-            float *xa = pr + 3 * (size_t)maxrow;
-            for (int i = 0; i < pad_l; i++) xa[i] = 0.0f;
-            for (int i = 0; i < T; i++) xa[pad_l + i] = xr[i] > 0 ? xr[i] : xr[i] * slope;
-            for (size_t i = (size_t)pad_l + T; i < rowlen; i++) xa[i] = 0.0f;
-            for (int r = 0; r < dil; r++) {
-                const int cnt = ntile[r] + P - 1; /* tiles to transform */
-                float *p0 = pr, *p1 = pr + maxrow, *p2 = pr + 2 * maxrow;
-                gather_rows(xa + r, dil, cnt, p0, p1, p2);
-                float *vb = v + (size_t)ci * ldv + off[r];
-                const size_t st = (size_t)C * ldv;
-                if (r == dil - 1)
-                    for (int a = 0; a < 5; a++) memset(v + a * st + (size_t)ci * ldv + ncol, 0, 64 * sizeof(float));
-                transform_rows(p0, p1, p2, cnt, vb, vb + st, vb + 2 * st, vb + 3 * st, vb + 4 * st);
-            }
+            float *ar = a + (size_t)ci * lda;
+            memset(ar, 0, sizeof(float) * pad_l);
+            lrelu_row(x + (size_t)ci * T, T, slope, ar + pad_l);
+            memset(ar + pad_l + T, 0, sizeof(float) * (lda - pad_l - T));
         }
-    }
-    int rc = 0;
-    for (int a = 0; a < 5 && rc == 0; a++) {
-        conv_job j = {wc->packed[a], NULL, CO, C, P, 1, 0, v + (size_t)a * C * ldv, ncol, CONV_ACT_NONE, 0.0f, NULL, NULL,
-                      mm + (size_t)a * CO * nout, nout, nt, 0, ws, ldv};
-        rc = conv_run(&j);
-    }
-    if (rc == 0) {
-#pragma omp parallel num_threads(nth) if ((long)CO * T > 20000)
-        {
-            float *pr = thread_rows(rows, per_thread);
-#pragma omp for schedule(static)
+        float *wb = thread_rows(work, per_thread);
+        float *p0 = wb, *p1 = p0 + prow, *p2 = p1 + prow;
+        float *v = p2 + prow, *mm = v + 5 * (size_t)C * ldv;
+#pragma omp for schedule(dynamic, 1)
+        for (int ic = 0; ic < nchunk; ic++) {
+            const wchunk ch = chunks[ic];
+            const int cnt = (ch.cnt + 63) & ~63, nv = cnt + P - 1; /* outputs, transformed tiles */
+            const size_t st = (size_t)C * ldv;
+            for (int ci = 0; ci < C; ci++) {
+                gather_rows(a + (size_t)ci * lda + (size_t)3 * ch.n0 * dil + ch.r, dil, nv, p0, p1, p2);
+                float *vb = v + (size_t)ci * ldv;
+                transform_rows(p0, p1, p2, nv, vb, vb + st, vb + 2 * st, vb + 3 * st, vb + 4 * st);
+                for (int e = 0; e < 5; e++) memset(vb + e * st + nv, 0, sizeof(float) * (ldv - nv));
+            }
+            for (int e = 0; e < 5; e++) {
+                conv_job j = {wc->packed[e], NULL, CO, C, P, 1, 0, v + e * st, nv, CONV_ACT_NONE, 0.0f, NULL, NULL,
+                              mm + (size_t)e * CO * cnt, cnt, 1, 0, NULL, ldv};
+                conv_run(&j);
+            }
+            const int q = (T - ch.r + dil - 1) / dil;
             for (int co = 0; co < CO; co++) {
                 const float b = wc->bias ? wc->bias[co] : 0.0f;
-                float *yo = y + (size_t)co * T;
-                const float *ro = res ? res + (size_t)co * T : NULL;
-                const size_t st = (size_t)CO * nout;
-                for (int r = 0; r < dil; r++) {
-                    const float *mb = mm + (size_t)co * nout + off[r];
-                    float *o0 = pr, *o1 = pr + maxrow, *o2 = pr + 2 * maxrow;
-                    output_rows(mb, mb + st, mb + 2 * st, mb + 3 * st, mb + 4 * st, ntile[r], o0, o1, o2);
-                    /* whole tiles vectorised, the last partial one element by element */
-                    const int q = (T - r + dil - 1) / dil, n_full = q / 3;
-                    scatter_rows(o0, o1, o2, n_full, dil, b, ro ? ro + r : NULL, yo + r);
-                    for (int n = n_full; n < ntile[r]; n++) {
-                        const float o[3] = {o0[n], o1[n], o2[n]};
-                        for (int i = 0; i < 3; i++) {
-                            long t = (long)(3 * n + i) * dil + r;
-                            if (t >= T) break;
-                            yo[t] = o[i] + b + (ro ? ro[t] : 0.0f);
-                        }
+                float *yo = y + (size_t)co * T + ch.r + (size_t)3 * ch.n0 * dil;
+                const float *ro = res ? res + (size_t)co * T + ch.r + (size_t)3 * ch.n0 * dil : NULL;
+                const float *mb = mm + (size_t)co * cnt;
+                const size_t sm = (size_t)CO * cnt;
+                output_rows(mb, mb + sm, mb + 2 * sm, mb + 3 * sm, mb + 4 * sm, ch.cnt, p0, p1, p2);
+                /* whole tiles vectorised, the last partial one element by element */
+                const int left = q - 3 * ch.n0, n_full = left / 3 < ch.cnt ? left / 3 : ch.cnt;
+                scatter_rows(p0, p1, p2, n_full, dil, b, ro, yo);
+                for (int n = n_full; n < ch.cnt; n++) {
+                    const float o[3] = {p0[n], p1[n], p2[n]};
+                    for (int i = 0; i < 3 && 3 * n + i < left; i++) {
+                        const size_t t = (size_t)(3 * n + i) * dil;
+                        yo[t] = o[i] + b + (ro ? ro[t] : 0.0f);
                     }
                 }
             }
         }
     }
-    if (!ws) free(v), free(mm), free(rows);
-    return rc;
+    free(chunks);
+    if (!ws) free(a), free(work);
+    return 0;
 }

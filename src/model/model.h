@@ -12,15 +12,15 @@
 #define SBV2_MAX_RESKERNELS 8
 #define SBV2_MAX_DILATIONS 3
 /* Kernel forms of the decoder's resblock convs, chosen per conv at load
-   (measured): FFT overlap-save for long kernels (5..17 taps) from
-   SBV2_FFT_MIN_CH to SBV2_FFT_MAX_CH channels (above it its weights, 32 floats
-   per channel pair, would cost more memory than they save time), Winograd
-   F(3,3) for the other odd kernels from SBV2_WINO_MIN_CH channels, else the
-   direct packed kernel. Up to SBV2_ALL_FORMS_CH channels every applicable
-   form is kept, so tests can run each path on small models. */
+   (measured on the full-size model): FFT overlap-save for long kernels (5..17
+   taps) from SBV2_FFT_MIN_CH to SBV2_FFT_MAX_CH channels (the widths measured;
+   below it the transforms cost more than they save), Winograd F(3,3) for the
+   other odd kernels from SBV2_WINO_MIN_CH channels, else the direct packed
+   kernel. Up to SBV2_ALL_FORMS_CH channels every applicable form is kept, so
+   tests can run each path on small models. */
 #define SBV2_WINO_MIN_CH 64
 #define SBV2_FFT_MIN_CH 32
-#define SBV2_FFT_MAX_CH 128
+#define SBV2_FFT_MAX_CH 256
 #define SBV2_ALL_FORMS_CH 32
 enum { SBV2_PATH_DEFAULT = 0, SBV2_PATH_DIRECT, SBV2_PATH_WINOGRAD, SBV2_PATH_FFT };
 

@@ -180,6 +180,8 @@ const float *w_get_wn(wctx *c, const int64_t shape[3], const char *fmt, ...) {
                           (long long)bad);
         return NULL;
     }
+    /* v's mapped pages are not read again (export re-reads them from the file) */
+    w_release(c, v, (size_t)shape[0] * inner);
     return w;
 }
 
