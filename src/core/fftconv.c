@@ -110,7 +110,7 @@ SBV2_CLONES static void fft32_lanes(float *re, float *im, size_t ld, int cnt, fl
         for (int g = 0; g < N; g += 4) {
             float *restrict r0 = re + (size_t)g * ld, *restrict r1 = r0 + ld, *restrict r2 = r1 + ld, *restrict r3 = r2 + ld;
             float *restrict i0 = im + (size_t)g * ld, *restrict i1 = i0 + ld, *restrict i2 = i1 + ld, *restrict i3 = i2 + ld;
-            for (int n = 0; n < cnt; n++) {
+            _Pragma("GCC ivdep") for (int n = 0; n < cnt; n++) {
                 const float ar = r0[n] + r1[n], ai = i0[n] + i1[n], br = r0[n] - r1[n], bi = i0[n] - i1[n];
                 const float cr = r2[n] + r3[n], ci = i2[n] + i3[n], dr = r2[n] - r3[n], di = i2[n] - i3[n];
                 /* t = w d with w = cos(pi/2) + sign*i*sin(pi/2) = sign*i: (-sign*di, sign*dr) */
@@ -129,14 +129,14 @@ SBV2_CLONES static void fft32_lanes(float *re, float *im, size_t ld, int cnt, fl
                 float *restrict ar = re + (size_t)(g + kk) * ld, *restrict ai = im + (size_t)(g + kk) * ld;
                 float *restrict br = re + (size_t)(g + kk + half) * ld, *restrict bi = im + (size_t)(g + kk + half) * ld;
                 if (kk == 0) {
-                    for (int n = 0; n < cnt; n++) {
+                    _Pragma("GCC ivdep") for (int n = 0; n < cnt; n++) {
                         const float tr = br[n], ti = bi[n];
                         br[n] = ar[n] - tr, bi[n] = ai[n] - ti;
                         ar[n] += tr, ai[n] += ti;
                     }
                     continue;
                 }
-                for (int n = 0; n < cnt; n++) {
+                _Pragma("GCC ivdep") for (int n = 0; n < cnt; n++) {
                     const float tr = wr * br[n] - wi * bi[n], ti = wr * bi[n] + wi * br[n];
                     br[n] = ar[n] - tr, bi[n] = ai[n] - ti;
                     ar[n] += tr, ai[n] += ti;
@@ -157,7 +157,7 @@ SBV2_CLONES static void forward_tiles(const float *restrict a, int stride, int d
         const float *s2 = a + (size_t)REV5[g + 2] * d, *s3 = a + (size_t)REV5[g + 3] * d;
         float *restrict r0 = re + (size_t)g * ld, *restrict r1 = r0 + ld, *restrict r2 = r1 + ld, *restrict r3 = r2 + ld;
         float *restrict i0 = im + (size_t)g * ld, *restrict i1 = i0 + ld, *restrict i2 = i1 + ld, *restrict i3 = i2 + ld;
-        for (int n = 0; n < cnt; n++) {
+        _Pragma("GCC ivdep") for (int n = 0; n < cnt; n++) {
             const size_t o = (size_t)n * stride;
             const float x0 = s0[o], x1 = s1[o], x2 = s2[o], x3 = s3[o];
             const float u0 = x0 + x1, u1 = x0 - x1, u2 = x2 + x3, u3 = x2 - x3;
@@ -179,7 +179,7 @@ SBV2_CLONES static void spread_bins(const float *restrict re, const float *restr
     for (int f = 1; f < NB - 1; f++) {
         const float *restrict r = re + (size_t)f * ld, *restrict i = im + (size_t)f * ld;
         float *restrict z = b[f] + (size_t)ci * ldb[f], *restrict zp = b[f] + (size_t)(cin + ci) * ldb[f];
-        for (int n = 0; n < cnt; n++) {
+        _Pragma("GCC ivdep") for (int n = 0; n < cnt; n++) {
             z[2 * n] = r[n], z[2 * n + 1] = i[n];
             zp[2 * n] = -i[n], zp[2 * n + 1] = r[n];
         }
@@ -198,7 +198,7 @@ SBV2_CLONES static void inverse_tiles(float *const *mb, const size_t *ldm, int c
         const float *restrict m = mb[f] + (size_t)co * ldm[f];
         float *restrict r1 = re + (size_t)REV5[f] * ld, *restrict i1 = im + (size_t)REV5[f] * ld;
         float *restrict r2 = re + (size_t)REV5[N - f] * ld, *restrict i2 = im + (size_t)REV5[N - f] * ld;
-        for (int n = 0; n < cnt; n++) {
+        _Pragma("GCC ivdep") for (int n = 0; n < cnt; n++) {
             r1[n] = r2[n] = m[2 * n];
             i1[n] = m[2 * n + 1], i2[n] = -m[2 * n + 1];
         }
@@ -267,10 +267,12 @@ int fftc_run(const fft_conv *fc, const float *x, int T, int dil, float slope, co
     if (lda < (size_t)pad_l + T) lda = (size_t)pad_l + T;
     float *a = scratch_get(ws, SCR_CONV_IN, (size_t)C * lda);
     /* per thread: 64 transform rows, bin planes (inputs), bin planes (products) */
-    const size_t ldf = (size_t)cnt_max, ldb0 = (size_t)cnt_max + 64, ldb1 = 2 * (size_t)cnt_max;
+    /* transform rows padded off multiples of 4 KiB (no store-to-load aliasing
+       between the re and im rows) */
+    const size_t ldf = (size_t)cnt_max + 16, ldb0 = (size_t)cnt_max + 64, ldb1 = 2 * (size_t)cnt_max;
     const size_t nb_in = 2 * (size_t)C * ldb0 + (NB - 2) * 2 * (size_t)C * ldb1;
     const size_t nb_out = 2 * (size_t)CO * cnt_max + (NB - 2) * (size_t)CO * ldb1;
-    const size_t per_thread = 2 * N * ldf + nb_in + nb_out;
+    const size_t per_thread = 2 * N * ldf + 16 + nb_in + nb_out;
     float *work = scratch_get(ws, SCR_FFT_WORK, per_thread * nth);
     if (!chunks || !a || !work) {
         free(chunks);
@@ -292,10 +294,10 @@ int fftc_run(const fft_conv *fc, const float *x, int T, int dil, float slope, co
             memset(ar + pad_l + T, 0, sizeof(float) * (lda - pad_l - T));
         }
         float *wb = thread_block(work, per_thread);
-        float *fre = wb, *fim = wb + N * ldf;
+        float *fre = wb, *fim = wb + N * ldf + 16;
         float *bin[NB], *mout[NB];
         size_t ldb[NB], ldm[NB];
-        float *p = wb + 2 * N * ldf, *q = p + nb_in;
+        float *p = wb + 2 * N * ldf + 16, *q = p + nb_in;
         for (int f = 0; f < NB; f++) {
             const int real = f == 0 || f == NB - 1;
             ldb[f] = real ? ldb0 : ldb1;
