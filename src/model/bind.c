@@ -197,7 +197,7 @@ int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
                    one on narrow stages */
                 const int C = u->cout, all = C <= SBV2_ALL_FORMS_CH;
                 const int can_wino = ks % 2 == 1 && ks >= 3 && r->dil[k] <= 64, can_fft = fftc_supported(ks);
-                r->path[k] = can_fft && C >= SBV2_FFT_MIN_CH && C <= SBV2_FFT_MAX_CH ? SBV2_PATH_FFT
+                r->path[k] = can_fft && C >= SBV2_FFT_MIN_CH && (C <= SBV2_FFT_MAX_CH || ks >= SBV2_FFT_WIDE_MIN_K) ? SBV2_PATH_FFT
                              : can_wino && C >= SBV2_WINO_MIN_CH                  ? SBV2_PATH_WINOGRAD
                                                                                   : SBV2_PATH_DIRECT;
                 const int wino = can_wino && (all || r->path[k] == SBV2_PATH_WINOGRAD);

@@ -13,14 +13,18 @@
 #define SBV2_MAX_DILATIONS 3
 /* Kernel forms of the decoder's resblock convs, chosen per conv at load
    (measured on the full-size model): FFT overlap-save for long kernels (5..17
-   taps) from SBV2_FFT_MIN_CH to SBV2_FFT_MAX_CH channels (the widths measured;
-   below it the transforms cost more than they save), Winograd F(3,3) for the
-   other odd kernels from SBV2_WINO_MIN_CH channels, else the direct packed
-   kernel. Up to SBV2_ALL_FORMS_CH channels every applicable form is kept, so
-   tests can run each path on small models. */
+   taps) from SBV2_FFT_MIN_CH channels (below it the transforms cost more than
+   they save); above SBV2_FFT_MAX_CH channels only for kernels of at least
+   SBV2_FFT_WIDE_MIN_K taps, which save the most per byte of their weights (32
+   floats per channel pair: FFT for the 7-tap convs at 256 channels would add
+   27 MB for ~3 % speed). Winograd F(3,3) for the other odd kernels from
+   SBV2_WINO_MIN_CH channels, else the direct packed kernel. Up to
+   SBV2_ALL_FORMS_CH channels every applicable form is kept, so tests can run
+   each path on small models. */
 #define SBV2_WINO_MIN_CH 64
 #define SBV2_FFT_MIN_CH 32
-#define SBV2_FFT_MAX_CH 256
+#define SBV2_FFT_MAX_CH 128
+#define SBV2_FFT_WIDE_MIN_K 9
 #define SBV2_ALL_FORMS_CH 32
 enum { SBV2_PATH_DEFAULT = 0, SBV2_PATH_DIRECT, SBV2_PATH_WINOGRAD, SBV2_PATH_FFT };
 
