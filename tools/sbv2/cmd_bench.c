@@ -314,7 +314,9 @@ int cmd_bench(int argc, char **argv) {
     printf("\nsbv2c per-stage medians (ms):\n");
     for (int i = 0; i < n_stage_lines; i++) printf("  %s\n", stage_lines[i]);
     printf("\nmedians over %llu rounds x %llu runs, engines alternating, each round in a fresh process;\n"
-           "RTF = inference time / audio duration; RSS = peak resident set of the engine's process.\n",
+           "RTF = inference time / audio duration; RSS = peak resident set of the engine's process;\n"
+           "decoder GFLOP/s counts direct-convolution FLOPs (what a dense engine computes): above 100 %% of\n"
+           "the FMA peak means the FFT and Winograd kernels needed fewer multiplications.\n",
            (unsigned long long)rounds, (unsigned long long)reps);
     return 0;
 }
