@@ -146,9 +146,10 @@ SBV2_CLONES static void fft32_lanes(float *re, float *im, size_t ld, int cnt, fl
     }
 }
 
-/* One input channel's tiles n0.. (cnt lanes) into the bin planes. */
-SBV2_CLONES static void forward_tiles(const float *restrict a, int stride, int d, int cnt, float *restrict re,
-                                      float *restrict im, size_t ld) {
+/* One input channel's tiles into the transform rows: lane n reads the 32
+ * inputs a[off[n] + j*d]. */
+SBV2_CLONES static void forward_tiles(const float *restrict a, const size_t *restrict off, int d, int cnt,
+                                      float *restrict re, float *restrict im, size_t ld) {
     /* the first two radix-2 stages of real input need no multiplications:
        rows g..g+3 (bit-reversed inputs x0..x3) become
        (x0+x1+x2+x3, 0), (x0-x1, x3-x2), (x0+x1-x2-x3, 0), (x0-x1, x2-x3) */
@@ -158,7 +159,7 @@ SBV2_CLONES static void forward_tiles(const float *restrict a, int stride, int d
         float *restrict r0 = re + (size_t)g * ld, *restrict r1 = r0 + ld, *restrict r2 = r1 + ld, *restrict r3 = r2 + ld;
         float *restrict i0 = im + (size_t)g * ld, *restrict i1 = i0 + ld, *restrict i2 = i1 + ld, *restrict i3 = i2 + ld;
         _Pragma("GCC ivdep") for (int n = 0; n < cnt; n++) {
-            const size_t o = (size_t)n * stride;
+            const size_t o = off[n];
             const float x0 = s0[o], x1 = s1[o], x2 = s2[o], x3 = s3[o];
             const float u0 = x0 + x1, u1 = x0 - x1, u2 = x2 + x3, u3 = x2 - x3;
             r0[n] = u0 + u2, i0[n] = 0.0f;
@@ -211,31 +212,28 @@ SBV2_CLONES static void lrelu_row(const float *restrict x, int n, float slope, f
     for (int i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : x[i] * slope;
 }
 
-/* Tile n's outputs q = n*m + i (i < cnt_i[n]) from transform row K-1+i:
-   y[q*d] = v + b (+ res[q*d]), tile by tile so stores run along y. */
-static void store_tiles(const float *fr, size_t ld, int K, int m, int n_tiles, long q0, long q_end, int d, float b,
-                        const float *res, float *y) {
-    for (int n = 0; n < n_tiles; n++) {
-        const long qs = q0 + (long)n * m;
-        const int cnt = q_end - qs < m ? (int)(q_end - qs) : m;
+/* A tile of the flat list: residue r, first output q0 (in residue steps),
+ * outputs that exist (m, or fewer at the residue's end). */
+typedef struct { int r, q0, n_out; } ftile;
+
+/* Lane n's outputs from transform rows K-1..: y[(q0 + i)*d + r] = v + b
+ * (+ res), tile by tile so stores run along y. */
+static void store_tiles(const float *fr, size_t ld, int K, const ftile *tl, int cnt, int d, float b, const float *res,
+                        float *y) {
+    for (int n = 0; n < cnt; n++) {
         const float *src = fr + (size_t)(K - 1) * ld + n;
-        if (d == 1) {
-            float *yo = y + qs;
-            const float *ro = res ? res + qs : NULL;
-            if (ro)
-                for (int i = 0; i < cnt; i++) yo[i] = src[(size_t)i * ld] + b + ro[i];
-            else
-                for (int i = 0; i < cnt; i++) yo[i] = src[(size_t)i * ld] + b;
-        } else {
-            for (int i = 0; i < cnt; i++) {
-                const size_t t = (size_t)(qs + i) * d;
-                y[t] = src[(size_t)i * ld] + b + (res ? res[t] : 0.0f);
-            }
-        }
+        const size_t t0 = (size_t)tl[n].q0 * d + tl[n].r;
+        const int no = tl[n].n_out;
+        float *yo = y + t0;
+        const float *ro = res ? res + t0 : NULL;
+        if (d == 1 && ro)
+            for (int i = 0; i < no; i++) yo[i] = src[(size_t)i * ld] + b + ro[i];
+        else if (d == 1)
+            for (int i = 0; i < no; i++) yo[i] = src[(size_t)i * ld] + b;
+        else
+            for (int i = 0; i < no; i++) yo[(size_t)i * d] = src[(size_t)i * ld] + b + (ro ? ro[(size_t)i * d] : 0.0f);
     }
 }
-
-typedef struct { int r, n0, cnt; } chunk_t;
 
 static float *thread_block(float *base, size_t per_thread) {
 #ifdef _OPENMP
@@ -251,46 +249,52 @@ int fftc_run(const fft_conv *fc, const float *x, int T, int dil, float slope, co
     const int C = fc->cin, CO = fc->cout, K = fc->k, m = N + 1 - K;
     const int pad_l = (K - 1) * dil / 2, nth = nt > 0 ? nt : 1;
     if (T <= 0) return 0;
-    /* tiles per residue and the chunks (a few MB of bin planes per thread) */
+    /* one flat list of the tiles of every residue, cut into equal chunks (a few
+       MB of bin planes per thread); the products run on whole 64-column
+       kernel tiles, i.e. 32 transform tiles, so chunks are multiples of 32 */
+    int total = 0;
+    for (int r = 0; r < dil && r < T; r++) total += ((T - r + dil - 1) / dil + m - 1) / m;
     int tc = (1 << 19) / (62 * C);
     tc = tc < 32 ? 32 : tc > 512 ? 512 : tc & ~31;
-    int ntile_max = 0, nchunk = 0;
-    for (int r = 0; r < dil && r < T; r++) {
-        const int q = (T - r + dil - 1) / dil, nt_r = (q + m - 1) / m;
-        if (nt_r > ntile_max) ntile_max = nt_r;
-        nchunk += (nt_r + tc - 1) / tc;
-    }
-    chunk_t *chunks = malloc(sizeof(chunk_t) * (size_t)nchunk);
-    /* activated, zero-padded input rows: long enough for whole padded chunks */
-    const int cnt_max = ((ntile_max < tc ? ntile_max : tc) + 31) & ~31;
-    size_t lda = ((size_t)((ntile_max + cnt_max) * m + N)) * dil + dil;
-    if (lda < (size_t)pad_l + T) lda = (size_t)pad_l + T;
+    int nchunk = (total + tc - 1) / tc;
+    if (nchunk < 2 * nth && total > 32 * nth) nchunk = 2 * nth; /* something for every thread */
+    const int csz = ((total + nchunk - 1) / nchunk + 31) & ~31;
+    nchunk = (total + csz - 1) / csz;
+    const int cnt_max = csz;
+    ftile *tiles = malloc(sizeof(ftile) * (size_t)(total + cnt_max));
+    size_t *offs = malloc(sizeof(size_t) * (size_t)(total + cnt_max));
+    /* activated, zero-padded input rows; padding lanes read the zero tail */
+    const size_t lda = (size_t)pad_l + T + (size_t)(N + m) * dil + 64;
     float *a = scratch_get(ws, SCR_CONV_IN, (size_t)C * lda);
-    /* per thread: 64 transform rows, bin planes (inputs), bin planes (products) */
-    /* transform rows padded off multiples of 4 KiB (no store-to-load aliasing
+    /* per thread: 64 transform rows, bin planes (inputs), bin planes (products);
+       transform rows padded off multiples of 4 KiB (no store-to-load aliasing
        between the re and im rows) */
     const size_t ldf = (size_t)cnt_max + 16, ldb0 = (size_t)cnt_max + 64, ldb1 = 2 * (size_t)cnt_max;
     const size_t nb_in = 2 * (size_t)C * ldb0 + (NB - 2) * 2 * (size_t)C * ldb1;
     const size_t nb_out = 2 * (size_t)CO * cnt_max + (NB - 2) * (size_t)CO * ldb1;
     const size_t per_thread = 2 * N * ldf + 16 + nb_in + nb_out;
     float *work = scratch_get(ws, SCR_FFT_WORK, per_thread * nth);
-    if (!chunks || !a || !work) {
-        free(chunks);
+    if (!tiles || !offs || !a || !work) {
+        free(tiles), free(offs);
         if (!ws) free(a), free(work);
         return -1;
     }
-    for (int r = 0, c = 0; r < dil && r < T; r++) {
-        const int q = (T - r + dil - 1) / dil, nt_r = (q + m - 1) / m;
-        for (int n0 = 0; n0 < nt_r; n0 += tc) chunks[c++] = (chunk_t){r, n0, nt_r - n0 < tc ? nt_r - n0 : tc};
+    int g = 0;
+    for (int r = 0; r < dil && r < T; r++) {
+        const int q = (T - r + dil - 1) / dil;
+        for (int q0 = 0; q0 < q; q0 += m, g++) {
+            tiles[g] = (ftile){r, q0, q - q0 < m ? q - q0 : m};
+            offs[g] = (size_t)q0 * dil + r;
+        }
     }
+    for (; g < total + cnt_max; g++) tiles[g] = (ftile){0, 0, 0}, offs[g] = (size_t)pad_l + T; /* zeros */
 #pragma omp parallel num_threads(nth) if ((long)C * T > 20000)
     {
 #pragma omp for schedule(static)
         for (int ci = 0; ci < C; ci++) {
-            const float *xr = x + (size_t)ci * T;
             float *ar = a + (size_t)ci * lda;
             memset(ar, 0, sizeof(float) * pad_l);
-            lrelu_row(xr, T, slope, ar + pad_l);
+            lrelu_row(x + (size_t)ci * T, T, slope, ar + pad_l);
             memset(ar + pad_l + T, 0, sizeof(float) * (lda - pad_l - T));
         }
         float *wb = thread_block(work, per_thread);
@@ -307,12 +311,9 @@ int fftc_run(const fft_conv *fc, const float *x, int T, int dil, float slope, co
         }
 #pragma omp for schedule(dynamic, 1)
         for (int ic = 0; ic < nchunk; ic++) {
-            const chunk_t ch = chunks[ic];
-            const int cnt = (ch.cnt + 31) & ~31; /* whole 64-column kernel tiles in the complex planes */
-            const int stride = m * dil;
+            const int g0 = ic * csz, cnt = csz; /* lanes past the list read zeros, store nothing */
             for (int ci = 0; ci < C; ci++) {
-                const float *src = a + (size_t)ci * lda + (size_t)ch.n0 * stride + ch.r;
-                forward_tiles(src, stride, dil, cnt, fre, fim, ldf);
+                forward_tiles(a + (size_t)ci * lda, offs + g0, dil, cnt, fre, fim, ldf);
                 spread_bins(fre, fim, ldf, cnt, bin, ldb, ci, C);
             }
             for (int f = 0; f < NB; f++) {
@@ -322,19 +323,17 @@ int fftc_run(const fft_conv *fc, const float *x, int T, int dil, float slope, co
                     for (int ci = 0; ci < C; ci++) memset(bin[f] + (size_t)ci * ldb[f] + cols, 0, sizeof(float) * 64);
                 conv_job j = {fc->packed[f], NULL, CO, real ? C : 2 * C, 1, 1, 0, bin[f], cols, CONV_ACT_NONE, 0.0f, NULL, NULL,
                               mout[f], cols, 1, 0, NULL, ldb[f]};
-                /* mout rows are packed at stride cols: read them back with that stride */
-                ldm[f] = (size_t)cols;
+                ldm[f] = (size_t)cols; /* products are stored at stride cols */
                 conv_run(&j);
             }
-            const int q_r = (T - ch.r + dil - 1) / dil;
             for (int co = 0; co < CO; co++) {
                 inverse_tiles(mout, ldm, co, cnt, fre, fim, ldf);
-                store_tiles(fre, ldf, K, m, ch.cnt, (long)ch.n0 * m, q_r, dil, fc->bias ? fc->bias[co] : 0.0f,
-                            res ? res + (size_t)co * T + ch.r : NULL, y + (size_t)co * T + ch.r);
+                store_tiles(fre, ldf, K, tiles + g0, cnt, dil, fc->bias ? fc->bias[co] : 0.0f,
+                            res ? res + (size_t)co * T : NULL, y + (size_t)co * T);
             }
         }
     }
-    free(chunks);
+    free(tiles), free(offs);
     if (!ws) free(a), free(work);
     return 0;
 }
