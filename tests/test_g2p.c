@@ -7,6 +7,7 @@
 
 #include "test_common.h"
 #include "text/jp_g2p.h"
+#include "text/jp_mecab.h"
 #include "text/jp_tables.h"
 #include "text/normalize.h"
 
@@ -60,6 +61,10 @@ int main(void) {
     size_t len;
     char *all = read_whole_file(path, &len);
     if (!all) { fprintf(stderr, "cannot read %s\n", path); return 1; }
+    jp_mecab *mecab = NULL;
+    sbv2_error me = {0};
+    if (jp_mecab_open(&mecab, NULL, NULL, &me)) printf("MeCab: %s\n", me.message);
+    int njd_ok = 0, njd_n = 0, e2e_ok = 0, e2e_n = 0;
     int n_rec = 0, norm_ok = 0, norm_n = 0, g2p_ok = 0, g2p_n = 0, rejected_ok = 0, rejected_n = 0;
     for (char *line = strtok(all, "\n"); line; line = strtok(NULL, "\n")) {
         cJSON *r = cJSON_Parse(line);
@@ -84,8 +89,91 @@ int main(void) {
             else printf("norm  %-28s SBV2 rejects it, we accepted: %s\n", id, norm);
         }
         free(norm);
+        /* run_frontend(norm_text) against the golden NJD, and the whole chain */
+        const cJSON *gnjd = cJSON_GetObjectItem(r, "njd");
+        if (gnjd && nt && mecab) {
+            njd_n++;
+            njd_list got;
+            const char *nts = nt->valuestring;
+            int frc = jp_run_frontend(mecab, nts, strlen(nts), &got, &e);
+            long bad = -1;
+            const char *field = "";
+            if (frc) bad = 0, field = e.message;
+            else {
+                size_t i = 0;
+                const cJSON *o;
+                cJSON_ArrayForEach(o, gnjd) {
+                    if (i >= got.n) { bad = (long)i, field = "count"; break; }
+                    const njd_word *w = &got.w[i];
+                    const char *names[] = {"string", "pos", "pos_group1", "pos_group2", "pos_group3", "ctype", "cform",
+                                           "orig", "read", "pron", "chain_rule"};
+                    const char *vals[] = {w->string, w->pos, w->pos_group1, w->pos_group2, w->pos_group3, w->ctype,
+                                          w->cform, w->orig, w->read, w->pron, w->chain_rule};
+                    for (int k = 0; k < 11 && bad < 0; k++)
+                        if (strcmp(cJSON_GetObjectItem(o, names[k])->valuestring, vals[k])) bad = (long)i, field = names[k];
+                    if (bad < 0 && cJSON_GetObjectItem(o, "acc")->valueint != w->acc) bad = (long)i, field = "acc";
+                    if (bad < 0 && cJSON_GetObjectItem(o, "mora_size")->valueint != w->mora_size) bad = (long)i, field = "mora_size";
+                    if (bad < 0 && cJSON_GetObjectItem(o, "chain_flag")->valueint != w->chain_flag) bad = (long)i, field = "chain_flag";
+                    if (bad >= 0) break;
+                    i++;
+                }
+                if (bad < 0 && i != got.n) bad = (long)i, field = "count";
+            }
+            if (bad < 0) njd_ok++;
+            else {
+                const cJSON *gw = cJSON_GetArrayItem(gnjd, (int)bad);
+                printf("njd   %-28s word %ld %s: got '%s' want '%s'\n", id, bad, field,
+                       !frc && (size_t)bad < got.n ? got.w[bad].string : "-",
+                       gw ? cJSON_GetObjectItem(gw, "string")->valuestring : "-");
+            }
+            if (!frc) njd_list_free(&got);
+        }
+        /* the whole chain from the raw text */
+        const cJSON *ph = cJSON_GetObjectItem(r, "phones");
+        if (mecab && (ph || stage)) {
+            e2e_n++;
+            char *nrm = NULL;
+            njd_list nl = {0};
+            jp_g2p_out go = {0};
+            int erc = jp_normalize_text(text, strlen(text), &nrm, &e);
+            if (!erc) erc = jp_run_frontend(mecab, nrm, strlen(nrm), &nl, &e);
+            if (!erc) erc = jp_g2p_from_njd(&nl, &go, &e);
+            int *ids = NULL;
+            if (!erc) {
+                size_t ni = 2 * go.n_phones + 1;
+                ids = malloc(sizeof(int) * (3 * ni + go.n_word2ph + ni));
+                erc = jp_g2p_ids(&go, 1, ids, ids + ni, ids + 2 * ni, ids + 3 * ni, &e);
+                if (!erc) erc = jp_g2p_ids(&go, 0, ids + 3 * ni + go.n_word2ph, ids + ni, ids + 2 * ni, ids + 3 * ni, &e);
+                if (!erc) jp_g2p_ids(&go, 1, ids, ids + ni, ids + 2 * ni, ids + 3 * ni, &e);
+            }
+            const char *what = NULL;
+            long at = -1;
+            if (stage) {
+                if (erc) e2e_ok++;
+                else what = "SBV2 rejects it, we accepted";
+            } else if (erc) what = e.message;
+            else {
+                const size_t ni = 2 * go.n_phones + 1;
+                if ((at = diff_strs(ph, go.phones, go.n_phones)) >= 0) what = "phones";
+                else if ((at = diff_ints(cJSON_GetObjectItem(r, "tones"), go.tones, go.n_phones)) >= 0) what = "tones";
+                else if ((at = diff_ints(cJSON_GetObjectItem(r, "word2ph"), go.word2ph, go.n_word2ph)) >= 0) what = "word2ph";
+                else if (strcmp(cJSON_GetObjectItem(r, "bert_text")->valuestring, go.bert_text)) what = "bert_text";
+                else if ((at = diff_ints(cJSON_GetObjectItem(r, "phone_ids"), ids, ni)) >= 0) what = "phone_ids";
+                else if ((at = diff_ints(cJSON_GetObjectItem(r, "tone_ids"), ids + ni, ni)) >= 0) what = "tone_ids";
+                else if ((at = diff_ints(cJSON_GetObjectItem(r, "lang_ids"), ids + 2 * ni, ni)) >= 0) what = "lang_ids";
+                else if ((at = diff_ints(cJSON_GetObjectItem(r, "word2ph_blank"), ids + 3 * ni, go.n_word2ph)) >= 0)
+                    what = "word2ph_blank";
+                else if ((at = diff_ints(cJSON_GetObjectItem(r, "phone_ids_no_extra"), ids + 3 * ni + go.n_word2ph, ni)) >= 0)
+                    what = "phone_ids_no_extra";
+                else e2e_ok++;
+            }
+            if (what) printf("e2e   %-28s %s at %ld\n", id, what, at);
+            free(ids), free(nrm);
+            jp_g2p_out_free(&go);
+            njd_list_free(&nl);
+        }
         /* g2p from the golden NJD */
-        const cJSON *njd = cJSON_GetObjectItem(r, "njd"), *ph = cJSON_GetObjectItem(r, "phones");
+        const cJSON *njd = cJSON_GetObjectItem(r, "njd");
         const int g2p_rejects = stage && (!strcmp(stage, "g2p") || !strcmp(stage, "cleaned_text_to_sequence"));
         if (njd && (ph || g2p_rejects)) {
             if (g2p_rejects) rejected_n++;
@@ -139,6 +227,10 @@ int main(void) {
     printf("normalize_text: %d/%d records exact (%.1f %%); rejected as SBV2 does: %d/%d\n", norm_ok, norm_n,
            100.0 * norm_ok / (norm_n ? norm_n : 1), rejected_ok, rejected_n);
     printf("g2p from NJD:   %d/%d records exact (%.1f %%)\n", g2p_ok, g2p_n, 100.0 * g2p_ok / (g2p_n ? g2p_n : 1));
+    printf("run_frontend:   %d/%d records exact (%.1f %%)\n", njd_ok, njd_n, 100.0 * njd_ok / (njd_n ? njd_n : 1));
+    printf("text -> ids:    %d/%d records as SBV2 (%.1f %%; SBV2's rejections included)\n", e2e_ok, e2e_n,
+           100.0 * e2e_ok / (e2e_n ? e2e_n : 1));
+    jp_mecab_close(mecab);
     /* fuzz: random bytes and random code points never crash */
     uint64_t s = 12345;
     for (int it = 0; it < 3000; it++) {
