@@ -2,6 +2,8 @@
  * njd_set_accent_phrase, njd_set_accent_type), written from its sources. */
 #include "text/njd_rules.h"
 
+#include "text/njd_digit.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,11 +11,12 @@
 #define G(x) ((x) ? (x) : "*")
 
 static char *dupn(const char *s) { return s && *s ? strdup(s) : NULL; }
-static void set(char **f, const char *s) {
+void njd_set_field(char **f, const char *s) {
     char *n = dupn(s);
     free(*f);
     *f = n;
 }
+#define set njd_set_field
 static void add(char **f, const char *s) {
     if (!s || !*s) return;
     if (!*f) { *f = strdup(s); return; }
@@ -23,10 +26,11 @@ static void add(char **f, const char *s) {
     memcpy(n + a, s, b + 1);
     *f = n;
 }
-static void free_word(njd_word *w) {
+void njd_word_free(njd_word *w) {
     free(w->string), free(w->pos), free(w->pos_group1), free(w->pos_group2), free(w->pos_group3);
     free(w->ctype), free(w->cform), free(w->orig), free(w->read), free(w->pron), free(w->chain_rule);
 }
+#define free_word njd_word_free
 
 static njd_word *push(njd_list *l) {
     njd_word *w = realloc(l->w, (l->n + 1) * sizeof *w);
@@ -48,34 +52,56 @@ static void tok(const char *s, size_t *i, char *buf, size_t cap, char d) {
     buf[k] = '\0';
 }
 
-int njd_push_mecab(njd_list *l, const char *line) {
-    enum { B = 1024 };
-    char str[B], pos[B], g1[B], g2[B], g3[B], ct[B], cf[B], orig[B], read[B], pron[B], acc[B], rule[B], flag[B];
+enum { FB = 1024 };
+/* a feature line's 13 comma-separated fields */
+typedef struct { char str[FB], pos[FB], g1[FB], g2[FB], g3[FB], ct[FB], cf[FB], orig[FB], read[FB], pron[FB], acc[FB], rule[FB], flag[FB]; } fields;
+
+static int parse_fields(const char *line, fields *f, njd_word *w) {
+    char *dst[13] = {f->str, f->pos, f->g1, f->g2, f->g3, f->ct, f->cf, f->orig, f->read, f->pron, f->acc, f->rule, f->flag};
     size_t i = 0;
-    tok(line, &i, str, B, ','), tok(line, &i, pos, B, ','), tok(line, &i, g1, B, ','), tok(line, &i, g2, B, ',');
-    tok(line, &i, g3, B, ','), tok(line, &i, ct, B, ','), tok(line, &i, cf, B, ','), tok(line, &i, orig, B, ',');
-    tok(line, &i, read, B, ','), tok(line, &i, pron, B, ','), tok(line, &i, acc, B, ','), tok(line, &i, rule, B, ',');
-    tok(line, &i, flag, B, ',');
-    njd_word *w = push(l);
-    if (!w) return -1;
-    set(&w->pos, pos), set(&w->pos_group1, g1), set(&w->pos_group2, g2), set(&w->pos_group3, g3);
-    set(&w->ctype, ct), set(&w->cform, cf), set(&w->chain_rule, rule);
-    if (!strcmp(flag, "1")) w->chain_flag = 1;
-    else if (!strcmp(flag, "0")) w->chain_flag = 0;
+    for (int k = 0; k < 13; k++) tok(line, &i, dst[k], FB, ',');
+    set(&w->pos, f->pos), set(&w->pos_group1, f->g1), set(&w->pos_group2, f->g2), set(&w->pos_group3, f->g3);
+    set(&w->ctype, f->ct), set(&w->cform, f->cf), set(&w->chain_rule, f->rule);
+    if (!strcmp(f->flag, "1")) w->chain_flag = 1;
+    else if (!strcmp(f->flag, "0")) w->chain_flag = 0;
     int count = 0;
-    for (const char *p = acc; *p; p++) count += *p == '/';
-    if (strchr(acc, '*') || count == 0) { /* symbol */
-        set(&w->string, str), set(&w->orig, orig), set(&w->read, read), set(&w->pron, pron);
+    for (const char *p = f->acc; *p; p++) count += *p == '/';
+    if (strchr(f->acc, '*') || count == 0) { /* symbol */
+        set(&w->string, f->str), set(&w->orig, f->orig), set(&w->read, f->read), set(&w->pron, f->pron);
         w->acc = 0, w->mora_size = 0;
         return 0;
     }
+    return count;
+}
+
+void njd_load_word(njd_word *w, const char *line) {
+    fields *f = malloc(sizeof *f);
+    if (!f) return;
+    if (parse_fields(line, f, w) > 0) {
+        size_t a = 0;
+        char t[FB];
+        set(&w->string, f->str), set(&w->orig, f->orig), set(&w->read, f->read), set(&w->pron, f->pron);
+        tok(f->acc, &a, t, FB, '/'), w->acc = t[0] ? atoi(t) : 0;
+        tok(f->acc, &a, t, FB, ':'), w->mora_size = t[0] ? atoi(t) : 0;
+        if (w->acc < 0) w->acc = 0;
+    }
+    free(f);
+}
+
+int njd_push_mecab(njd_list *l, const char *line) {
+    enum { B = FB };
+    njd_word *w = push(l);
+    fields *f = malloc(sizeof *f);
+    if (!w || !f) { free(f); return -1; }
+    const int count = parse_fields(line, f, w);
+    char *str = f->str, *orig = f->orig, *read = f->read, *pron = f->pron, *acc = f->acc;
     size_t is = 0, io = 0, ir = 0, ip = 0, ia = 0;
     char buf[B];
     for (int k = 0; k < count; k++) {
         if (k > 0) {
             const size_t prev = l->n - 1;
             njd_word *n = push(l);
-            if (!n) return -1;
+            if (!n) { free(f); return -1; }
             njd_word *p = &l->w[prev];
             n->pos = dupn(p->pos), n->pos_group1 = dupn(p->pos_group1), n->pos_group2 = dupn(p->pos_group2);
             n->pos_group3 = dupn(p->pos_group3), n->ctype = dupn(p->ctype), n->cform = dupn(p->cform);
@@ -96,6 +122,7 @@ int njd_push_mecab(njd_list *l, const char *line) {
         tok(acc, &ia, buf, B, ':'), w->mora_size = buf[0] ? atoi(buf) : 0;
         if (w->acc < 0) w->acc = 0;
     }
+    free(f);
     return 0;
 }
 
@@ -339,6 +366,7 @@ static void set_accent_type(njd_list *l) {
 
 int njd_apply_rules(njd_list *l) {
     set_pronunciation(l);
+    if (njd_set_digit(l)) return -1;
     set_accent_phrase(l);
     set_accent_type(l);
     return 0;
