@@ -195,6 +195,47 @@ SBV2_API sbv2_export_options sbv2_export_default_options(void);
 SBV2_API SBV2_WARN_UNUSED int sbv2_export_onnx(const sbv2_model *model, const char *path,
                                                const sbv2_export_options *options, sbv2_error *err);
 
+/* ---- Japanese text frontend (SBV2's normalize_text + g2p) ----------------- */
+
+typedef struct sbv2_frontend sbv2_frontend; /* immutable; share it between threads */
+
+typedef struct sbv2_frontend_options {
+    size_t struct_size;    /* = sizeof(sbv2_frontend_options); set by the default */
+    const char *dict_dir;  /* MeCab dictionary of Open JTalk (with a dicrc); NULL = the one
+                              this build set up beside the Debian open-jtalk-mecab-naist-jdic */
+    const char *user_dict; /* CSV of user words, MeCab/Open JTalk rows as pyopenjtalk and SBV2
+                              write them (surface,left_id,right_id,cost,pos,pos1,pos2,pos3,
+                              ctype,cform,orig,read,pron,acc/morae,chain_rule); NULL = none */
+} sbv2_frontend_options;
+
+SBV2_API sbv2_frontend_options sbv2_frontend_default_options(void);
+SBV2_API SBV2_WARN_UNUSED sbv2_frontend *sbv2_frontend_new(const sbv2_frontend_options *options,
+                                                           sbv2_error *err);
+SBV2_API void sbv2_frontend_free(sbv2_frontend *fe); /* NULL is fine */
+
+/* What SBV2's get_text() computes for Japanese text (add_blank on). Arrays are
+ * owned by the result; phone strings are static. */
+typedef struct sbv2_g2p_result {
+    char *norm_text;          /* normalize_text(text) */
+    char *bert_text;          /* the text BERT sees ("".join(sep_text)) */
+    size_t n_phones;          /* phones, "_" at both ends */
+    const char *const *phones;
+    const int *tones;         /* 0/1 per phone */
+    size_t n_word2ph;         /* per BERT character, with 1 for each "_" */
+    const int *word2ph;
+    size_t n_ids;             /* 2 * n_phones + 1: ids with blanks interspersed */
+    const int64_t *phone_ids, *tone_ids, *lang_ids;
+    const int64_t *word2ph_blank; /* n_word2ph entries: 2*word2ph, +1 on the first */
+} sbv2_g2p_result;
+
+/* text: UTF-8 of len bytes. use_jp_extra = 0 maps ん to "n" as the older
+ * architecture does. Inputs SBV2 itself rejects (invalid UTF-8, a number of 51
+ * or more digits, readings outside the symbol table such as クヮ, ー after an
+ * empty word) return SBV2_ERR_INVALID_ARGUMENT with the reason. */
+SBV2_API SBV2_WARN_UNUSED int sbv2_g2p(const sbv2_frontend *fe, const char *text, size_t len,
+                                       int use_jp_extra, sbv2_g2p_result **result, sbv2_error *err);
+SBV2_API void sbv2_g2p_result_free(sbv2_g2p_result *result); /* NULL is fine */
+
 SBV2_API void sbv2_free(void *p);
 
 #ifdef __cplusplus
