@@ -76,5 +76,22 @@ expect_error "demo unknown style" "style" "$SBV2" demo "$TMP/m1" --wav "$TMP/x.w
 "$SBV2" demo "$TMP/m1" --wav "$TMP/b.wav" --seed 5 --tokens 8 --noise 0.7 >/dev/null 2>&1
 if cmp -s "$TMP/a.wav" "$TMP/b.wav"; then ok "demo seed reproducible"; else bad "demo seed reproducible"; fi
 
+# Japanese frontend
+out=$("$SBV2" g2p --json "彼女は100円持っている?" 2>&1)
+if echo "$out" | grep -q '"norm_text":"彼女は百円持っている?"' && echo "$out" | grep -q '"phones":\["_","k","a","n","o","j","o","w","a","hy","a","k","u","e","N"'; then
+    ok "g2p --json"
+else bad "g2p --json: $out"; fi
+out=$("$SBV2" g2p --json --no-jp-extra "ほん" 2>&1)
+if echo "$out" | grep -q '"phone_ids":\[0,0,0,37,0,65,0,62,0,0,0\]'; then ok "g2p --no-jp-extra"; else bad "g2p --no-jp-extra: $out"; fi
+expect_error "g2p rejects invalid UTF-8" "UTF-8" "$SBV2" g2p "$(printf 'a\xff')"
+expect_error "g2p rejects kw" "symbol table" "$SBV2" g2p "クヮルテット"
+head -20 "$GOLDEN/g2p/dev.jsonl" | "$SBV2" g2p --jsonl >"$TMP/g2p.jsonl" 2>"$TMP/g2p.err"
+if [ "$(wc -l <"$TMP/g2p.jsonl")" -eq 20 ] && grep -q "ms per 1,000 characters" "$TMP/g2p.err"; then ok "g2p --jsonl"
+else bad "g2p --jsonl: $(cat "$TMP/g2p.err")"; fi
+printf 'ほげふが,,,1,名詞,固有名詞,一般,*,*,*,ほげふが,モゲムガ,モゲムガ,1/4,*\n' >"$TMP/user.csv"
+if "$SBV2" g2p "ほげふが" --user-dict "$TMP/user.csv" 2>&1 | grep -q "phones: _ m o g e m u g a _"; then ok "g2p --user-dict"
+else bad "g2p --user-dict"; fi
+expect_error "g2p bad user dict" "user dictionary" "$SBV2" g2p "x" --user-dict "$TMP/g2p.err"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
