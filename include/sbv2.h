@@ -236,6 +236,32 @@ SBV2_API SBV2_WARN_UNUSED int sbv2_g2p(const sbv2_frontend *fe, const char *text
                                        int use_jp_extra, sbv2_g2p_result **result, sbv2_error *err);
 SBV2_API void sbv2_g2p_result_free(sbv2_g2p_result *result); /* NULL is fine */
 
+/* ---- BERT features (DeBERTa-v2, as SBV2 computes them) ----------------------- */
+
+typedef struct sbv2_bert sbv2_bert; /* immutable after loading; share it between threads */
+
+/* dir holds config.json and vocab.txt as SBV2 downloads them
+ * (bert/deberta-v2-large-japanese-char-wwm); weights: a model.safetensors or
+ * pytorch_model.bin path, or NULL for dir's (model.safetensors first). F32,
+ * F16 and BF16 weights are computed in fp32. Only the layers SBV2 reads
+ * (all but the last two) are loaded. */
+SBV2_API SBV2_WARN_UNUSED sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err);
+SBV2_API void sbv2_bert_free(sbv2_bert *bert); /* NULL is fine */
+SBV2_API size_t sbv2_bert_hidden_size(const sbv2_bert *bert);
+/* Token ids as SBV2's tokenizer gives them ([CLS] ... [SEP]); *ids: sbv2_free. */
+SBV2_API SBV2_WARN_UNUSED int sbv2_bert_tokenize(const sbv2_bert *bert, const char *text, size_t len, int64_t **ids,
+                                                 size_t *n_ids, sbv2_error *err);
+/* hidden_states[-3] for the ids: *state [n_ids][hidden] (sbv2_free). */
+SBV2_API SBV2_WARN_UNUSED int sbv2_bert_hidden(const sbv2_bert *bert, const int64_t *ids, size_t n_ids, int n_threads,
+                                               float **state, sbv2_error *err);
+/* SBV2's extract_bert_feature: the text's state, row i repeated word2ph[i]
+ * times (word2ph as g2p gives it after add_blank; n_word2ph must equal the
+ * token count), blended with the mean state of assist_text by assist_weight
+ * when assist_text is non-empty. *feature [hidden][*n_phones] (sbv2_free). */
+SBV2_API SBV2_WARN_UNUSED int sbv2_bert_feature(const sbv2_bert *bert, const char *text, size_t len, const int *word2ph,
+                                                size_t n_word2ph, const char *assist_text, float assist_weight,
+                                                int n_threads, float **feature, size_t *n_phones, sbv2_error *err);
+
 SBV2_API void sbv2_free(void *p);
 
 #ifdef __cplusplus

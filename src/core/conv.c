@@ -230,6 +230,12 @@ int conv_run(const conv_job *j) {
     return rc;
 }
 
+int conv_matmul(const float *a, int M, int K, const float *b, size_t ldb, int N, float *c, float *pack_buf, int nt) {
+    conv_pack(a, M, K, 1, pack_buf);
+    conv_job j = {pack_buf, NULL, M, K, 1, 1, 0, b, N, CONV_ACT_NONE, 0.0f, NULL, NULL, c, N, nt, 0, NULL, ldb};
+    return conv_run(&j);
+}
+
 /* ---- peak measurement (for the benchmark) ---------------------------------- */
 
 #include <time.h>

@@ -44,6 +44,11 @@ void conv_pack(const float *w, int cout, int cin, int k, float *packed);
 /* 0 on success, -1 when out of memory. */
 int conv_run(const conv_job *j);
 const char *conv_isa_name(void);
+/* C [M][N] = A [M][K] x B [K][N] through the packed kernel (a 1x1 conv with M
+ * output channels over N steps). B rows have stride ldb >= N + 64 and are
+ * readable that far (the lanes past N are computed and dropped); pack_buf holds
+ * conv_packed_size(M, K, 1) floats. 0, or -1 when out of memory. */
+int conv_matmul(const float *a, int M, int K, const float *b, size_t ldb, int N, float *c, float *pack_buf, int nt);
 /* Measured fp32 FMA throughput of this CPU with the kernel's ISA (GFLOP/s),
  * using n_threads threads for about `seconds`. */
 double conv_fma_peak_gflops(int n_threads, double seconds);

@@ -74,7 +74,7 @@ void op_layernorm(const layernorm_t *ln, float *x, int t) {
             var += d * d;
         }
         var /= c;
-        float inv = (float)(1.0 / sqrt(var + 1e-5));
+        float inv = (float)(1.0 / sqrt(var + (ln->eps > 0 ? ln->eps : 1e-5)));
         float m = (float)mean;
         for (int ch = 0; ch < c; ch++) {
             float *v = &x[(size_t)ch * t + i];

@@ -17,6 +17,7 @@ typedef struct conv1d_t {
 typedef struct layernorm_t {
     const float *gamma, *beta;
     int c;
+    float eps; /* 0 = 1e-5 (torch's default) */
 } layernorm_t;
 
 /* y[cout][tout] = conv(x[cin][tin]) with stride 1, dilation `dil`, `pad_l`
@@ -28,7 +29,7 @@ int op_conv1d_fused(const conv1d_t *c, const float *x, int tin, int dil, int pad
                     float *y, int tout, int nt, struct scratch *ws);
 /* Depthwise (groups = channels) version: w[c][1][k]. */
 void op_conv1d_depthwise(const conv1d_t *c, const float *x, int t, int dil, int pad_l, float *y);
-/* LayerNorm over channels for every time step (eps 1e-5), in place. */
+/* LayerNorm over channels for every time step (eps from ln, 1e-5 if 0), in place. */
 void op_layernorm(const layernorm_t *ln, float *x, int t);
 
 void op_leaky_relu(float *x, size_t n, float slope);

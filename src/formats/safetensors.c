@@ -221,3 +221,38 @@ void st_close(st_file *f) {
     if (f->map) munmap(f->map, f->map_size);
     f->map = NULL;
 }
+
+float st_half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (man == 0) bits = sign;
+        else { /* subnormal: renormalise */
+            int e = -1;
+            do { e++; man <<= 1; } while (!(man & 0x400));
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+int st_read_f32(const st_tensor *t, float *out) {
+    for (size_t i = 0; i < t->numel; i++) {
+        if (t->dtype == ST_F32) memcpy(&out[i], t->data + 4 * i, 4);
+        else {
+            uint16_t h;
+            memcpy(&h, t->data + 2 * i, 2);
+            if (t->dtype == ST_F16) out[i] = st_half_to_float(h);
+            else {
+                uint32_t bits = (uint32_t)h << 16;
+                memcpy(&out[i], &bits, 4);
+            }
+        }
+    }
+    return 0;
+}

@@ -36,5 +36,8 @@ int st_open(st_file *f, const char *path, sbv2_error *err);
 int st_parse(st_file *f, const uint8_t *data, size_t size, sbv2_error *err);
 const st_tensor *st_find(const st_file *f, const char *name);
 void st_close(st_file *f);
+/* F32/F16/BF16 tensor -> numel float32 values in out (always 0). */
+int st_read_f32(const st_tensor *t, float *out);
+float st_half_to_float(uint16_t h);
 
 #endif

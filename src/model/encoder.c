@@ -22,15 +22,6 @@ void encoder_free(encoder_t *e) {
     free(e->ffn);
 }
 
-/* A [M][K] x B [K][N] -> C [M][N] through the packed conv kernel (a 1x1 conv
- * with M output channels over N steps). B rows have stride ldb >= N + 64 with
- * zeros after N, so the kernel reads B in place (no copy, no allocation). */
-static int matmul(const float *a, int M, int K, const float *b, size_t ldb, int N, float *c, float *pack_buf, int nt) {
-    conv_pack(a, M, K, 1, pack_buf);
-    conv_job j = {pack_buf, NULL, M, K, 1, 1, 0, b, N, CONV_ACT_NONE, 0.0f, NULL, NULL, c, N, nt, 0, NULL, ldb};
-    return conv_run(&j);
-}
-
 /* Per-head work memory: scores, q^T, out^T, packed operand, padded k and v^T. */
 static size_t packed_floats(int T, int kc) {
     size_t a = conv_packed_size(T, T, 1), b = conv_packed_size(T, kc, 1); /* p (T x T) and q^T (T x kc) */
@@ -61,7 +52,7 @@ static int head_forward(const mha_t *a, const float *qh, const float *kh, const 
     /* content scores s[i][j] = (q_i / sqrt(kc)) . k_j */
     for (int i = 0; i < T; i++)
         for (int d = 0; d < kc; d++) qt[(size_t)i * kc + d] = qh[(size_t)d * T + i] * scale;
-    if (matmul(qt, T, kc, kp, ldk, T, sc, pk, nt)) return SBV2_ERR_NO_MEMORY;
+    if (conv_matmul(qt, T, kc, kp, ldk, T, sc, pk, nt)) return SBV2_ERR_NO_MEMORY;
     for (int i = 0; i < T; i++) {
         float *s = sc + (size_t)i * T;
         /* relative-key scores for |j - i| <= W */
@@ -86,7 +77,7 @@ static int head_forward(const mha_t *a, const float *qh, const float *kh, const 
         for (int j = 0; j < T; j++) s[j] *= inv;
     }
     /* out^T[i][d] = sum_j p[i][j] v[d][j]: p times v^T */
-    if (matmul(sc, T, T, vp, ldv, kc, ot, pk, nt)) return SBV2_ERR_NO_MEMORY;
+    if (conv_matmul(sc, T, T, vp, ldv, kc, ot, pk, nt)) return SBV2_ERR_NO_MEMORY;
     for (int i = 0; i < T; i++) {
         const float *s = sc + (size_t)i * T;
         int j0 = i - W < 0 ? 0 : i - W, j1 = i + W >= T ? T - 1 : i + W;

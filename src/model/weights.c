@@ -35,42 +35,6 @@ float *w_alloc(wctx *c, size_t n) {
     return p;
 }
 
-static float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0) {
-        if (man == 0) bits = sign;
-        else { /* subnormal: renormalise */
-            int e = -1;
-            do { e++; man <<= 1; } while (!(man & 0x400));
-            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
-        }
-    } else if (exp == 31) {
-        bits = sign | 0x7f800000u | (man << 13);
-    } else {
-        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-/* Reads a float tensor of the mapping as float32 into out. */
-static int read_f32(const st_tensor *t, float *out) {
-    for (size_t i = 0; i < t->numel; i++) {
-        if (t->dtype == ST_F32) memcpy(&out[i], t->data + 4 * i, 4);
-        else {
-            uint16_t h;
-            memcpy(&h, t->data + 2 * i, 2);
-            if (t->dtype == ST_F16) out[i] = half_to_float(h);
-            else {
-                uint32_t bits = (uint32_t)h << 16;
-                memcpy(&out[i], &bits, 4);
-            }
-        }
-    }
-    return 0;
-}
-
 static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
     size_t o = (size_t)snprintf(buf, n, "[");
     for (int i = 0; i < ndim && o < n; i++) o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)shape[i]);
@@ -107,7 +71,7 @@ static const float *get_exact(wctx *c, const char *name, int ndim, const int64_t
     float *out = w_alloc(c, t->numel);
     if (!out) return NULL;
     if (t->dtype != ST_F32) c->m->weights_f16 = 1;
-    read_f32(t, out);
+    st_read_f32(t, out);
     for (size_t i = 0; i < t->numel; i++)
         if (!isfinite(out[i])) {
             c->rc = sbv2_fail(c->err, SBV2_ERR_FORMAT, "tensor '%s' holds a non-finite value", name);
@@ -213,8 +177,8 @@ int sbv2_refold_wn(const struct sbv2_model *m, const char *prefix, const int64_t
         if (!g || !v || g->numel != (size_t)shape[0] || v->numel != (size_t)shape[0] * inner) continue;
         float *gb = malloc(sizeof(float) * g->numel), *vb = malloc(sizeof(float) * v->numel);
         if (!gb || !vb) { free(gb); free(vb); return SBV2_ERR_NO_MEMORY; }
-        read_f32(g, gb);
-        read_f32(v, vb);
+        st_read_f32(g, gb);
+        st_read_f32(v, vb);
         int64_t bad = fold_rows(gb, vb, shape[0], inner, out);
         free(gb);
         free(vb);

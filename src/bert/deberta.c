@@ -1,0 +1,485 @@
+/* DeBERTa-v2 as transformers' modeling_deberta_v2.py computes it (eval mode),
+ * only as far as SBV2 reads it: hidden_states[-3], so the last two layers are
+ * neither loaded nor run. Activations are channel-major [H][T]; the linear
+ * layers run on the packed conv kernel. Work that does not depend on the
+ * input is done at load: the relative-position table goes through the
+ * encoder LayerNorm and every layer's query and key projections once. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sbv2.h"
+#include "bert/tokenizer.h"
+#include "common.h"
+#include "core/conv.h"
+#include "core/ops.h"
+#include "formats/safetensors.h"
+#include "formats/torch_zip.h"
+
+typedef struct {
+    conv1d_t q, k, v, o, up, down;
+    layernorm_t ln_att, ln_out;
+    float *qr, *kr; /* [H][P2] (+64 readable): position rows through q/k projections */
+} bert_layer;
+
+struct sbv2_bert {
+    int H, heads, D, I, n_layers, n_run, span, P2, buckets, max_pos, conv_k, vocab, c2p, p2c;
+    float eps;
+    const st_tensor *emb;
+    layernorm_t ln_emb;
+    conv1d_t conv;
+    layernorm_t ln_conv;
+    bert_layer *layers;
+    st_file st;
+    void **owned;
+    size_t n_owned, cap_owned;
+    bert_tokenizer *tok;
+};
+
+/* ---- loading ---------------------------------------------------------------- */
+
+typedef struct {
+    sbv2_bert *b;
+    sbv2_error *err;
+    int rc;
+    const char *prefix; /* "deberta." or "" */
+} lctx;
+
+static void *own(lctx *c, size_t bytes) {
+    if (c->rc) return NULL;
+    void *p = malloc(bytes ? bytes : 1);
+    if (p && c->b->n_owned == c->b->cap_owned) {
+        size_t n = c->b->cap_owned ? 2 * c->b->cap_owned : 64;
+        void **q = realloc(c->b->owned, n * sizeof *q);
+        if (!q) free(p), p = NULL;
+        else c->b->owned = q, c->b->cap_owned = n;
+    }
+    if (!p) { c->rc = sbv2_fail(c->err, SBV2_ERR_NO_MEMORY, "out of memory loading the BERT model"); return NULL; }
+    c->b->owned[c->b->n_owned++] = p;
+    return p;
+}
+
+static const st_tensor *find(lctx *c, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2) {
+    if (c->rc) return NULL;
+    char full[256];
+    snprintf(full, sizeof full, "%s%s", c->prefix, name);
+    const st_tensor *t = st_find(&c->b->st, full);
+    if (!t) { c->rc = sbv2_fail(c->err, SBV2_ERR_FORMAT, "BERT weights lack '%s'", full); return NULL; }
+    const int64_t want[3] = {d0, d1, d2};
+    int ok = t->ndim == ndim && (t->dtype == ST_F32 || t->dtype == ST_F16 || t->dtype == ST_BF16);
+    for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == want[i];
+    if (!ok) { c->rc = sbv2_fail(c->err, SBV2_ERR_FORMAT, "BERT weight '%s' has an unexpected shape or dtype", full); return NULL; }
+    return t;
+}
+
+static float *get(lctx *c, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2) {
+    const st_tensor *t = find(c, name, ndim, d0, d1, d2);
+    float *p = t ? own(c, sizeof(float) * t->numel) : NULL;
+    if (p) st_read_f32(t, p);
+    return p;
+}
+
+static void linear(lctx *c, conv1d_t *l, int out, int in, const char *fmt, int layer) {
+    char n[200];
+    snprintf(n, sizeof n, fmt, layer);
+    char nw[220], nb[220];
+    snprintf(nw, sizeof nw, "%s.weight", n);
+    snprintf(nb, sizeof nb, "%s.bias", n);
+    const st_tensor *t = find(c, nw, 2, out, in, 0);
+    l->b = get(c, nb, 1, out, 0, 0);
+    l->cout = out, l->cin = in, l->k = 1, l->w = NULL;
+    float *tmp = t && !c->rc ? malloc(sizeof(float) * t->numel) : NULL;
+    float *p = tmp ? own(c, sizeof(float) * conv_packed_size(out, in, 1)) : NULL;
+    if (t && !c->rc && !tmp) c->rc = sbv2_fail(c->err, SBV2_ERR_NO_MEMORY, "out of memory loading the BERT model");
+    if (p) {
+        st_read_f32(t, tmp);
+        conv_pack(tmp, out, in, 1, p);
+        l->packed = p;
+    }
+    free(tmp);
+}
+
+static void lnorm(lctx *c, layernorm_t *ln, int ch, const char *fmt, int layer) {
+    char n[200], a[220], b2[220];
+    snprintf(n, sizeof n, fmt, layer);
+    snprintf(a, sizeof a, "%s.weight", n);
+    snprintf(b2, sizeof b2, "%s.bias", n);
+    ln->gamma = get(c, a, 1, ch, 0, 0), ln->beta = get(c, b2, 1, ch, 0, 0), ln->c = ch, ln->eps = c->b->eps;
+}
+
+static int cfg_int(const cJSON *j, const char *k, int def) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
+    return cJSON_IsNumber(v) ? v->valueint : def;
+}
+static const char *cfg_str(const cJSON *j, const char *k, const char *def) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
+    return cJSON_IsString(v) ? v->valuestring : def;
+}
+
+static int read_config(sbv2_bert *b, const char *path, sbv2_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return sbv2_fail(err, SBV2_ERR_IO, "cannot open %s", path);
+    char *buf = malloc(1 << 20);
+    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+    fclose(f);
+    if (!buf) return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+    buf[n] = '\0';
+    cJSON *j = cJSON_Parse(buf);
+    free(buf);
+    if (!j) return sbv2_fail(err, SBV2_ERR_FORMAT, "%s is not valid JSON", path);
+    int rc = SBV2_OK;
+    b->H = cfg_int(j, "hidden_size", 0), b->heads = cfg_int(j, "num_attention_heads", 0);
+    b->n_layers = cfg_int(j, "num_hidden_layers", 0), b->I = cfg_int(j, "intermediate_size", 0);
+    b->vocab = cfg_int(j, "vocab_size", 0), b->conv_k = cfg_int(j, "conv_kernel_size", 0);
+    b->D = cfg_int(j, "attention_head_size", b->heads > 0 ? b->H / b->heads : 0);
+    b->buckets = cfg_int(j, "position_buckets", -1);
+    b->max_pos = cfg_int(j, "max_relative_positions", -1);
+    if (b->max_pos < 1) b->max_pos = cfg_int(j, "max_position_embeddings", 512);
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(j, "layer_norm_eps");
+    b->eps = cJSON_IsNumber(eps) ? (float)eps->valuedouble : 1e-7f;
+    const cJSON *pat = cJSON_GetObjectItemCaseSensitive(j, "pos_att_type"), *e;
+    cJSON_ArrayForEach(e, pat) if (cJSON_IsString(e)) {
+        if (!strcmp(e->valuestring, "c2p")) b->c2p = 1;
+        if (!strcmp(e->valuestring, "p2c")) b->p2c = 1;
+    }
+    if (cJSON_IsString(pat)) b->c2p = strstr(pat->valuestring, "c2p") != NULL, b->p2c = strstr(pat->valuestring, "p2c") != NULL;
+    const int share = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "share_att_key"));
+    const int relative = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "relative_attention"));
+    const int pos_in = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "position_biased_input"));
+    const int emb_size = cfg_int(j, "embedding_size", b->H);
+    if (b->H <= 0 || b->heads <= 0 || b->D <= 0 || b->n_layers < 3 || b->I <= 0 || b->vocab <= 0 || b->H > 16384 ||
+        b->I > 65536 || b->n_layers > 256 || b->eps <= 0 || b->heads * b->D > 65536)
+        rc = sbv2_fail(err, SBV2_ERR_FORMAT, "%s: sizes missing or out of range (hidden_size, num_attention_heads, "
+                                             "num_hidden_layers >= 3, intermediate_size, vocab_size)", path);
+    else if (!relative || !share || pos_in || cfg_int(j, "type_vocab_size", 0) != 0 || emb_size != b->H ||
+             strcmp(cfg_str(j, "hidden_act", "gelu"), "gelu") || strcmp(cfg_str(j, "conv_act", "gelu"), "gelu") ||
+             cfg_int(j, "conv_groups", 1) != 1 || strcmp(cfg_str(j, "norm_rel_ebd", "none"), "layer_norm"))
+        rc = sbv2_fail(err, SBV2_ERR_UNSUPPORTED,
+                       "%s: only the DeBERTa-v2 variant SBV2 uses is supported (relative attention with shared keys, "
+                       "layer-normed relative embeddings, no absolute positions or token types, gelu)", path);
+    cJSON_Delete(j);
+    b->span = b->buckets > 0 ? b->buckets : b->max_pos;
+    b->P2 = 2 * b->span;
+    b->n_run = b->n_layers - 2; /* hidden_states[-3] */
+    return rc;
+}
+
+void sbv2_bert_free(sbv2_bert *b) {
+    if (!b) return;
+    for (size_t i = 0; i < b->n_owned; i++) free(b->owned[i]);
+    free(b->owned);
+    free(b->layers);
+    st_close(&b->st);
+    bert_tokenizer_free(b->tok);
+    free(b);
+}
+
+static int exists(const char *p) {
+    FILE *f = fopen(p, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err) {
+    if (!dir) { sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "dir is NULL"); return NULL; }
+    sbv2_bert *b = calloc(1, sizeof *b);
+    if (!b) { sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); return NULL; }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    lctx c = {b, err, read_config(b, path, err), "deberta."};
+    if (!c.rc) {
+        snprintf(path, sizeof path, "%s/vocab.txt", dir);
+        c.rc = bert_tokenizer_load(&b->tok, path, err);
+    }
+    if (!c.rc) {
+        const size_t wl = weights ? strlen(weights) : 0;
+        if (weights && wl >= 4 && !strcmp(weights + wl - 4, ".bin")) c.rc = pt_open(&b->st, weights, err);
+        else if (weights) c.rc = st_open(&b->st, weights, err);
+        else if (snprintf(path, sizeof path, "%s/model.safetensors", dir), exists(path)) c.rc = st_open(&b->st, path, err);
+        else {
+            snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);
+            if (exists(path)) c.rc = pt_open(&b->st, path, err);
+            else c.rc = sbv2_fail(err, SBV2_ERR_IO, "%s has neither model.safetensors nor pytorch_model.bin", dir);
+        }
+    }
+    if (!c.rc && !st_find(&b->st, "deberta.embeddings.word_embeddings.weight")) c.prefix = "";
+    const int H = b->H, I = b->I, HD = b->heads * b->D;
+    if (!c.rc) {
+        b->emb = find(&c, "embeddings.word_embeddings.weight", 2, b->vocab, H, 0);
+        lnorm(&c, &b->ln_emb, H, "embeddings.LayerNorm", 0);
+        /* convolution after the first layer: [H][H][k] */
+        const st_tensor *cw = find(&c, "encoder.conv.conv.weight", 3, H, H, b->conv_k);
+        b->conv.b = get(&c, "encoder.conv.conv.bias", 1, H, 0, 0);
+        b->conv.cout = H, b->conv.cin = H, b->conv.k = b->conv_k;
+        float *tmp = cw && !c.rc ? malloc(sizeof(float) * cw->numel) : NULL;
+        float *pk = tmp ? own(&c, sizeof(float) * conv_packed_size(H, H, b->conv_k)) : NULL;
+        if (pk) st_read_f32(cw, tmp), conv_pack(tmp, H, H, b->conv_k, pk), b->conv.packed = pk;
+        else if (!c.rc) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+        free(tmp);
+        lnorm(&c, &b->ln_conv, H, "encoder.conv.LayerNorm", 0);
+    }
+    float *R = !c.rc ? get(&c, "encoder.rel_embeddings.weight", 2, b->P2, H, 0) : NULL;
+    layernorm_t ln_rel = {0};
+    if (!c.rc) lnorm(&c, &ln_rel, H, "encoder.LayerNorm", 0);
+    float *Rt = R ? malloc(sizeof(float) * (size_t)H * b->P2) : NULL;
+    if (R && !Rt) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+    if (Rt) { /* the table as [H][P2], layer-normed */
+        for (int r = 0; r < b->P2; r++)
+            for (int h = 0; h < H; h++) Rt[(size_t)h * b->P2 + r] = R[(size_t)r * H + h];
+        op_layernorm(&ln_rel, Rt, b->P2);
+    }
+    b->layers = !c.rc ? calloc((size_t)b->n_run, sizeof(bert_layer)) : NULL;
+    if (!c.rc && !b->layers) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+    for (int l = 0; !c.rc && l < b->n_run; l++) {
+        bert_layer *L = &b->layers[l];
+        linear(&c, &L->q, HD, H, "encoder.layer.%d.attention.self.query_proj", l);
+        linear(&c, &L->k, HD, H, "encoder.layer.%d.attention.self.key_proj", l);
+        linear(&c, &L->v, HD, H, "encoder.layer.%d.attention.self.value_proj", l);
+        linear(&c, &L->o, H, HD, "encoder.layer.%d.attention.output.dense", l);
+        lnorm(&c, &L->ln_att, H, "encoder.layer.%d.attention.output.LayerNorm", l);
+        linear(&c, &L->up, I, H, "encoder.layer.%d.intermediate.dense", l);
+        linear(&c, &L->down, H, I, "encoder.layer.%d.output.dense", l);
+        lnorm(&c, &L->ln_out, H, "encoder.layer.%d.output.LayerNorm", l);
+        /* input-independent: position rows through this layer's q and k (biases included) */
+        L->qr = own(&c, sizeof(float) * ((size_t)HD * b->P2 + 64));
+        L->kr = own(&c, sizeof(float) * ((size_t)HD * b->P2 + 64));
+        if (!c.rc) {
+            memset(L->qr + (size_t)HD * b->P2, 0, 64 * sizeof(float));
+            memset(L->kr + (size_t)HD * b->P2, 0, 64 * sizeof(float));
+            if (op_conv1d(&L->q, Rt, b->P2, 1, 0, L->qr, b->P2, 1) || op_conv1d(&L->k, Rt, b->P2, 1, 0, L->kr, b->P2, 1))
+                c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+        }
+    }
+    free(Rt);
+    if (c.rc) {
+        sbv2_bert_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+size_t sbv2_bert_hidden_size(const sbv2_bert *b) { return b ? (size_t)b->H : 0; }
+
+int sbv2_bert_tokenize(const sbv2_bert *b, const char *text, size_t len, int64_t **ids, size_t *n_ids, sbv2_error *err) {
+    if (!b || !ids || !n_ids || (!text && len)) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "bad arguments");
+    return bert_tokenize(b->tok, text ? text : "", len, ids, n_ids, err);
+}
+
+/* ---- forward ------------------------------------------------------------------ */
+
+/* transformers' make_log_bucket_position, then the table row clamp(r' + span) */
+static int rel_index(const sbv2_bert *b, int r) {
+    int rp = r;
+    if (b->buckets > 0) {
+        const int mid = b->buckets / 2;
+        const int a = (r < mid && r > -mid) ? mid - 1 : abs(r);
+        if (a > mid) {
+            const float lp = ceilf(logf((float)a / (float)mid) / logf((float)(b->max_pos - 1) / (float)mid) * (float)(mid - 1)) + (float)mid;
+            rp = (int)lp * (r < 0 ? -1 : 1);
+        }
+    }
+    rp += b->span;
+    return rp < 0 ? 0 : rp >= b->P2 ? b->P2 - 1 : rp;
+}
+
+static void softmax_rows(float *s, int T) {
+    for (int i = 0; i < T; i++) {
+        float *r = s + (size_t)i * T, mx = -INFINITY, sum = 0.0f;
+        for (int j = 0; j < T; j++) mx = r[j] > mx ? r[j] : mx;
+        for (int j = 0; j < T; j++) sum += (r[j] = expf(r[j] - mx));
+        const float inv = 1.0f / sum;
+        for (int j = 0; j < T; j++) r[j] *= inv;
+    }
+}
+
+/* One head. q, k, v: [D][T] rows of this head; ctx out [D][T]. */
+static int head(const sbv2_bert *b, const bert_layer *L, int h, const float *q, const float *k, const float *v, int T,
+                const int *idx, int rlo, int rw, float *ctx, float *buf) {
+    const int D = b->D, P2 = b->P2;
+    const size_t ldt = (size_t)T + 64, ldd = (size_t)D + 64;
+    float *qt = buf, *kt = qt + (size_t)T * D, *kp = kt + (size_t)T * D, *vp = kp + (size_t)D * ldt;
+    float *s = vp + (size_t)T * ldd, *cp = s + (size_t)T * T, *pc = cp + (size_t)T * rw;
+    float *pk = pc + (size_t)T * rw;
+    for (int d = 0; d < D; d++) {
+        memcpy(kp + d * ldt, k + (size_t)d * T, sizeof(float) * T);
+        memset(kp + d * ldt + T, 0, 64 * sizeof(float));
+    }
+    for (int t = 0; t < T; t++) {
+        for (int d = 0; d < D; d++) {
+            qt[(size_t)t * D + d] = q[(size_t)d * T + t];
+            kt[(size_t)t * D + d] = k[(size_t)d * T + t];
+            vp[t * ldd + d] = v[(size_t)d * T + t];
+        }
+        memset(vp + t * ldd + D, 0, 64 * sizeof(float));
+    }
+    int rc = conv_matmul(qt, T, D, kp, ldt, T, s, pk, 1);
+    const size_t hoff = (size_t)h * D * P2 + (size_t)rlo; /* this head's rows of the position tables */
+    if (!rc && b->c2p) rc = conv_matmul(qt, T, D, L->kr + hoff, (size_t)P2, rw, cp, pk, 1);
+    if (!rc && b->p2c) rc = conv_matmul(kt, T, D, L->qr + hoff, (size_t)P2, rw, pc, pk, 1);
+    if (rc) return -1;
+    const float inv = 1.0f / sqrtf((float)D * (float)(1 + b->c2p + b->p2c));
+    for (int i = 0; i < T; i++)
+        for (int j = 0; j < T; j++) {
+            const int r = idx[i * T + j] - rlo;
+            float a = s[(size_t)i * T + j];
+            if (b->c2p) a += cp[(size_t)i * rw + r];
+            if (b->p2c) a += pc[(size_t)j * rw + r];
+            s[(size_t)i * T + j] = a * inv;
+        }
+    softmax_rows(s, T);
+    if (conv_matmul(s, T, T, vp, ldd, D, qt, pk, 1)) return -1; /* ctx^T [T][D] into qt */
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < D; d++) ctx[(size_t)d * T + t] = qt[(size_t)t * D + d];
+    return 0;
+}
+
+static size_t head_floats(int T, int D, int rw) {
+    size_t p = conv_packed_size(T, T > D ? T : D, 1);
+    return 2 * (size_t)T * D + (size_t)D * (T + 64) + (size_t)T * (D + 64) + (size_t)T * T + 2 * (size_t)T * rw + p;
+}
+
+/* Hidden state SBV2 reads ([H][T], channel-major) for ids. */
+static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float *out, sbv2_error *err) {
+    const int H = b->H, HD = b->heads * b->D, I = b->I;
+    /* relative-position rows the sequence needs, and each pair's row */
+    int *idx = malloc(sizeof(int) * (size_t)T * T);
+    const int rlo = rel_index(b, -(T - 1)), rhi = rel_index(b, T - 1), rw = rhi - rlo + 1;
+    const size_t per_head = head_floats(T, b->D, rw);
+    float *x = malloc(sizeof(float) * (size_t)H * T), *e0 = malloc(sizeof(float) * (size_t)H * T);
+    float *q = malloc(sizeof(float) * (size_t)HD * T * 4), *a = malloc(sizeof(float) * (size_t)(I > H ? I : H) * T);
+    float *hb = malloc(sizeof(float) * per_head * (size_t)b->heads);
+    int rc = SBV2_OK;
+    if (!idx || !x || !e0 || !q || !a || !hb) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); goto done; }
+    for (int i = 0; i < T; i++)
+        for (int j = 0; j < T; j++) idx[i * T + j] = rel_index(b, i - j);
+    /* embeddings: rows of the (mapped) table, LayerNorm */
+    for (int t = 0; t < T; t++) {
+        float row[16384];
+        const st_tensor *E = b->emb;
+        const size_t es = st_dtype_size(E->dtype);
+        st_tensor one = *E;
+        one.data = E->data + (size_t)ids[t] * H * es, one.numel = (size_t)H;
+        st_read_f32(&one, row);
+        for (int h = 0; h < H; h++) x[(size_t)h * T + t] = row[h];
+    }
+    op_layernorm(&b->ln_emb, x, T);
+    memcpy(e0, x, sizeof(float) * (size_t)H * T);
+    float *k = q + (size_t)HD * T, *v = k + (size_t)HD * T, *ctx = v + (size_t)HD * T;
+    for (int l = 0; l < b->n_run && rc == SBV2_OK; l++) {
+        const bert_layer *L = &b->layers[l];
+        if (op_conv1d(&L->q, x, T, 1, 0, q, T, nt) || op_conv1d(&L->k, x, T, 1, 0, k, T, nt) ||
+            op_conv1d(&L->v, x, T, 1, 0, v, T, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
+        int fails = 0;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(+ : fails) if (nt > 1)
+        for (int h = 0; h < b->heads; h++)
+            fails += head(b, L, h, q + (size_t)h * b->D * T, k + (size_t)h * b->D * T, v + (size_t)h * b->D * T, T, idx, rlo,
+                          rw, ctx + (size_t)h * b->D * T, hb + per_head * (size_t)h) != 0;
+        if (fails) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
+        /* attention output: LayerNorm(dense(ctx) + x) */
+        if (op_conv1d(&L->o, ctx, T, 1, 0, a, T, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
+        op_add(x, a, (size_t)H * T);
+        op_layernorm(&L->ln_att, x, T);
+        /* FFN: LayerNorm(down(gelu(up(x))) + x) */
+        if (op_conv1d(&L->up, x, T, 1, 0, a, T, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
+        op_gelu(a, (size_t)I * T);
+        if (op_conv1d(&L->down, a, T, 1, 0, q, T, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
+        op_add(x, q, (size_t)H * T);
+        op_layernorm(&L->ln_out, x, T);
+        if (l == 0) { /* ConvLayer: LayerNorm(x + gelu(conv(embedding output))) */
+            if (op_conv1d(&b->conv, e0, T, 1, (b->conv_k - 1) / 2, a, T, nt)) {
+                rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+                break;
+            }
+            op_gelu(a, (size_t)H * T);
+            op_add(x, a, (size_t)H * T);
+            op_layernorm(&b->ln_conv, x, T);
+        }
+    }
+    if (rc == SBV2_OK) memcpy(out, x, sizeof(float) * (size_t)H * T);
+done:
+    free(idx), free(x), free(e0), free(q), free(a), free(hb);
+    return rc;
+}
+
+static int check_ids(const sbv2_bert *b, const int64_t *ids, size_t n, sbv2_error *err) {
+    if (!b || !ids || n == 0) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "no token ids");
+    if (n > 100000) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "too many tokens (%zu)", n);
+    if (b->H > 16384) return sbv2_fail(err, SBV2_ERR_UNSUPPORTED, "hidden size too large");
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= b->vocab)
+            return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "token id %lld outside the vocabulary", (long long)ids[i]);
+    return SBV2_OK;
+}
+
+int sbv2_bert_hidden(const sbv2_bert *b, const int64_t *ids, size_t n, int n_threads, float **state, sbv2_error *err) {
+    if (state) *state = NULL;
+    int rc = check_ids(b, ids, n, err);
+    if (rc != SBV2_OK) return rc;
+    if (!state) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "state is NULL");
+    const int T = (int)n, H = b->H;
+    float *ch = malloc(sizeof(float) * (size_t)H * T), *o = malloc(sizeof(float) * (size_t)H * T);
+    if (!ch || !o) { free(ch), free(o); return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); }
+    rc = forward(b, ids, T, n_threads > 0 ? n_threads : 1, ch, err);
+    if (rc == SBV2_OK) /* [T][H], as transformers returns it */
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < H; h++) o[(size_t)t * H + h] = ch[(size_t)h * T + t];
+    free(ch);
+    if (rc != SBV2_OK) { free(o); return rc; }
+    *state = o;
+    return SBV2_OK;
+}
+
+int sbv2_bert_feature(const sbv2_bert *b, const char *text, size_t len, const int *word2ph, size_t n_word2ph,
+                      const char *assist_text, float assist_weight, int n_threads, float **feature, size_t *n_phones,
+                      sbv2_error *err) {
+    if (feature) *feature = NULL;
+    if (n_phones) *n_phones = 0;
+    if (!b || !feature || !n_phones || !word2ph) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "bad arguments");
+    int64_t *ids = NULL;
+    size_t n = 0;
+    float *st = NULL, *as = NULL;
+    int rc = sbv2_bert_tokenize(b, text, len, &ids, &n, err);
+    if (rc == SBV2_OK && n != n_word2ph)
+        rc = sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "word2ph has %zu entries but the text gives %zu tokens", n_word2ph, n);
+    if (rc == SBV2_OK) rc = sbv2_bert_hidden(b, ids, n, n_threads, &st, err);
+    free(ids);
+    const int H = b->H;
+    float *mean = NULL;
+    if (rc == SBV2_OK && assist_text && *assist_text) {
+        size_t na = 0;
+        ids = NULL;
+        rc = sbv2_bert_tokenize(b, assist_text, strlen(assist_text), &ids, &na, err);
+        if (rc == SBV2_OK) rc = sbv2_bert_hidden(b, ids, na, n_threads, &as, err);
+        free(ids);
+        mean = rc == SBV2_OK ? calloc((size_t)H, sizeof(float)) : NULL;
+        if (rc == SBV2_OK && !mean) rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+        if (mean) {
+            for (int h = 0; h < H; h++) {
+                double acc = 0; /* torch's mean over rows */
+                for (size_t t = 0; t < na; t++) acc += as[t * H + h];
+                mean[h] = (float)(acc / (double)na);
+            }
+        }
+    }
+    size_t P = 0;
+    for (size_t i = 0; rc == SBV2_OK && i < n_word2ph; i++) {
+        if (word2ph[i] < 0 || word2ph[i] > 1000000) rc = sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "word2ph entry %zu is out of range", i);
+        else P += (size_t)word2ph[i];
+    }
+    float *f = rc == SBV2_OK ? malloc(sizeof(float) * (size_t)H * (P ? P : 1)) : NULL;
+    if (rc == SBV2_OK && !f) rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+    if (f) { /* [H][P]: row i of the state repeated word2ph[i] times */
+        size_t col = 0;
+        for (size_t i = 0; i < n_word2ph; i++)
+            for (int r = 0; r < word2ph[i]; r++, col++)
+                for (int h = 0; h < H; h++) {
+                    const float v = st[i * H + h];
+                    f[(size_t)h * P + col] = mean ? v * (1.0f - assist_weight) + mean[h] * assist_weight : v;
+                }
+        *feature = f, *n_phones = P;
+    }
+    free(st), free(as), free(mean);
+    return rc;
+}
