@@ -93,5 +93,16 @@ if "$SBV2" g2p "ほげふが" --user-dict "$TMP/user.csv" 2>&1 | grep -q "phones
 else bad "g2p --user-dict"; fi
 expect_error "g2p bad user dict" "user dictionary" "$SBV2" g2p "x" --user-dict "$TMP/g2p.err"
 
+# BERT features
+BT=$GOLDEN/bert/tiny
+out=$("$SBV2" bert "$BT" --text "今日はいい天気ですね." --ids --word2ph 3,4,8,4,2,2,4,6,4,4,4,2,2 --output "$TMP/feat.npy" \
+      --layer-output "$TMP/state.npy" 2>&1)
+if [ "$(echo "$out" | tail -1)" = "[1, 268, 55, 18, 9, 9, 455, 197, 13, 23, 305, 53, 2]" ]; then ok "bert --ids"; else bad "bert --ids: $out"; fi
+check "bert --output matches SBV2's feature" "$CMP" "$TMP/feat.npy" "$BT/cases/r01.feature.npy" 1e-4
+check "bert from pytorch_model.bin" "$SBV2" bert "$BT" --weights "$BT/pytorch_model.bin" --text "今日" --word2ph 1,2,2,1 --output "$TMP/f2.npy"
+expect_error "bert word2ph length" "word2ph has 2 entries" "$SBV2" bert "$BT" --text "今日" --word2ph 1,2 --output "$TMP/x.npy"
+expect_error "bert missing dir" "config.json" "$SBV2" bert "$TMP/nope" --text "a"
+expect_error "bert output needs word2ph" "needs --word2ph" "$SBV2" bert "$BT" --text "a" --output "$TMP/x.npy"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -23,6 +23,8 @@ static void usage(FILE *fp) {
             "      export the inference path as ONNX with SBV2's input signature\n"
             "  sbv2 g2p TEXT [--json] [--no-jp-extra] [--user-dict CSV] | sbv2 g2p --jsonl < IN > OUT\n"
             "      Japanese text -> phones, tones, word2ph and ids as SBV2's frontend makes them\n"
+            "  sbv2 bert BERT_DIR --text T [--word2ph N,...] [--output F.npy] [--layer-output S.npy] [--ids]\n"
+            "      SBV2's BERT features (DeBERTa-v2) for a text\n"
             "  sbv2 bench [--rounds N] [--reps N]\n"
             "      time sbv2c against ONNX Runtime on a full-size random model (a few minutes)\n"
             "  sbv2 testmodel OUTDIR [--size tiny|full] [--arch jp-extra|multilingual] [--seed N]\n"
@@ -57,6 +59,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "g2p")) return cmd_g2p(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bert")) return cmd_bert(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench-run")) return cmd_bench_run(argc - 1, argv + 1);
     fprintf(stderr, "sbv2: unknown command '%s'\n\n", cmd);
     usage(stderr);
