@@ -262,6 +262,11 @@ SBV2_API SBV2_WARN_UNUSED int sbv2_bert_feature(const sbv2_bert *bert, const cha
                                                 size_t n_word2ph, const char *assist_text, float assist_weight,
                                                 int n_threads, float **feature, size_t *n_phones, sbv2_error *err);
 
+/* The ONNX graph SBV2's convert_bert_onnx.py makes (before its fp16 step):
+ * inputs input_ids and attention_mask (int64 [batch_size, sequence_length]),
+ * output "output" = hidden_states[-3] of batch 0 ([sequence_length, hidden]). */
+SBV2_API SBV2_WARN_UNUSED int sbv2_bert_export_onnx(const sbv2_bert *bert, const char *path, sbv2_error *err);
+
 SBV2_API void sbv2_free(void *p);
 
 #ifdef __cplusplus

@@ -73,5 +73,17 @@ rm "$TMP/m/style_vectors.npy"
 if ! "$SBV2" convert "$TMP/m" --force >"$TMP/log" 2>&1 && grep -q "style_vectors.npy" "$TMP/log"; then ok "convert: all three files required"
 else bad "convert: all three files required: $(cat "$TMP/log")"; fi
 
+# sbv2 convert-bert: the BERT export against transformers' hidden state
+for bdir in "$GOLDEN"/bert/*/; do
+    [ -f "$bdir/cases.json" ] || continue
+    name=bert-$(basename "$bdir")
+    if "$SBV2" convert-bert "$bdir" -o "$TMP/$name.onnx" >"$TMP/log" 2>&1; then ok "$name: convert-bert"
+    else bad "$name: convert-bert: $(cat "$TMP/log")"; continue; fi
+    for opt in all disabled; do
+        if (cd "$ORT" && node bert.js "$TMP/$name.onnx" "$bdir" --opt $opt) >"$TMP/log" 2>&1; then ok "$name: ORT ($opt) $(cat "$TMP/log")"
+        else bad "$name: ORT ($opt): $(cat "$TMP/log")"; fi
+    done
+done
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -10,33 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sbv2.h"
+#include "bert/deberta.h"
 #include "bert/tokenizer.h"
 #include "common.h"
 #include "core/conv.h"
 #include "core/ops.h"
 #include "formats/safetensors.h"
 #include "formats/torch_zip.h"
-
-typedef struct {
-    conv1d_t q, k, v, o, up, down;
-    layernorm_t ln_att, ln_out;
-    float *qr, *kr; /* [H][P2] (+64 readable): position rows through q/k projections */
-} bert_layer;
-
-struct sbv2_bert {
-    int H, heads, D, I, n_layers, n_run, span, P2, buckets, max_pos, conv_k, vocab, c2p, p2c;
-    float eps;
-    const st_tensor *emb;
-    layernorm_t ln_emb;
-    conv1d_t conv;
-    layernorm_t ln_conv;
-    bert_layer *layers;
-    st_file st;
-    void **owned;
-    size_t n_owned, cap_owned;
-    bert_tokenizer *tok;
-};
 
 /* ---- loading ---------------------------------------------------------------- */
 
@@ -205,6 +185,7 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
         }
     }
     if (!c.rc && !st_find(&b->st, "deberta.embeddings.word_embeddings.weight")) c.prefix = "";
+    b->prefix = c.prefix;
     const int H = b->H, I = b->I, HD = b->heads * b->D;
     if (!c.rc) {
         b->emb = find(&c, "embeddings.word_embeddings.weight", 2, b->vocab, H, 0);
@@ -260,6 +241,8 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
     return b;
 }
 
+const char *bert_prefix(const sbv2_bert *b) { return b->prefix; }
+
 size_t sbv2_bert_hidden_size(const sbv2_bert *b) { return b ? (size_t)b->H : 0; }
 
 int sbv2_bert_tokenize(const sbv2_bert *b, const char *text, size_t len, int64_t **ids, size_t *n_ids, sbv2_error *err) {
@@ -270,7 +253,7 @@ int sbv2_bert_tokenize(const sbv2_bert *b, const char *text, size_t len, int64_t
 /* ---- forward ------------------------------------------------------------------ */
 
 /* transformers' make_log_bucket_position, then the table row clamp(r' + span) */
-static int rel_index(const sbv2_bert *b, int r) {
+int bert_rel_index(const sbv2_bert *b, int r) {
     int rp = r;
     if (b->buckets > 0) {
         const int mid = b->buckets / 2;
@@ -345,7 +328,7 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     const int H = b->H, HD = b->heads * b->D, I = b->I;
     /* relative-position rows the sequence needs, and each pair's row */
     int *idx = malloc(sizeof(int) * (size_t)T * T);
-    const int rlo = rel_index(b, -(T - 1)), rhi = rel_index(b, T - 1), rw = rhi - rlo + 1;
+    const int rlo = bert_rel_index(b, -(T - 1)), rhi = bert_rel_index(b, T - 1), rw = rhi - rlo + 1;
     const size_t per_head = head_floats(T, b->D, rw);
     float *x = malloc(sizeof(float) * (size_t)H * T), *e0 = malloc(sizeof(float) * (size_t)H * T);
     float *q = malloc(sizeof(float) * (size_t)HD * T * 4), *a = malloc(sizeof(float) * (size_t)(I > H ? I : H) * T);
@@ -353,7 +336,7 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     int rc = SBV2_OK;
     if (!idx || !x || !e0 || !q || !a || !hb) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); goto done; }
     for (int i = 0; i < T; i++)
-        for (int j = 0; j < T; j++) idx[i * T + j] = rel_index(b, i - j);
+        for (int j = 0; j < T; j++) idx[i * T + j] = bert_rel_index(b, i - j);
     /* embeddings: rows of the (mapped) table, LayerNorm */
     for (int t = 0; t < T; t++) {
         float row[16384];

@@ -13,6 +13,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_bench_run(int argc, char **argv);
 int cmd_g2p(int argc, char **argv);
 int cmd_bert(int argc, char **argv);
+int cmd_convert_bert(int argc, char **argv);
 
 /* Parses a non-negative integer option value; returns 0 on garbage. */
 int cli_parse_u64(const char *s, uint64_t *out);

@@ -1,0 +1,36 @@
+/* DeBERTa-v2 model internals shared by the forward pass (deberta.c) and the
+ * ONNX export (src/onnx/export_bert.c). */
+#ifndef SBV2_DEBERTA_H
+#define SBV2_DEBERTA_H
+
+#include "core/ops.h"
+#include "formats/safetensors.h"
+#include "sbv2.h"
+
+typedef struct {
+    conv1d_t q, k, v, o, up, down;
+    layernorm_t ln_att, ln_out;
+    float *qr, *kr; /* [H][P2] (+64 readable): position rows through q/k projections */
+} bert_layer;
+
+struct sbv2_bert {
+    int H, heads, D, I, n_layers, n_run, span, P2, buckets, max_pos, conv_k, vocab, c2p, p2c;
+    float eps;
+    const st_tensor *emb;
+    layernorm_t ln_emb;
+    conv1d_t conv;
+    layernorm_t ln_conv;
+    bert_layer *layers;
+    st_file st;
+    void **owned;
+    size_t n_owned, cap_owned;
+    struct bert_tokenizer *tok;
+    const char *prefix;
+};
+
+/* Row of the relative-position tables for query i - key j = r (log buckets). */
+int bert_rel_index(const sbv2_bert *b, int r);
+/* The weights prefix ("deberta." or "") of the loaded file. */
+const char *bert_prefix(const sbv2_bert *b);
+
+#endif
