@@ -80,7 +80,7 @@ for bdir in "$GOLDEN"/bert/*/; do
     if "$SBV2" convert-bert "$bdir" -o "$TMP/$name.onnx" >"$TMP/log" 2>&1; then ok "$name: convert-bert"
     else bad "$name: convert-bert: $(cat "$TMP/log")"; continue; fi
     for opt in all disabled; do
-        if (cd "$ORT" && node bert.js "$TMP/$name.onnx" "$bdir" --opt $opt) >"$TMP/log" 2>&1; then ok "$name: ORT ($opt) $(cat "$TMP/log")"
+        if (abs=$(cd "$bdir" && pwd) && cd "$ORT" && node bert.js "$TMP/$name.onnx" "$abs" --opt $opt) >"$TMP/log" 2>&1; then ok "$name: ORT ($opt) $(cat "$TMP/log")"
         else bad "$name: ORT ($opt): $(cat "$TMP/log")"; fi
     done
 done
