@@ -15,6 +15,18 @@ int cmd_g2p(int argc, char **argv);
 int cmd_bert(int argc, char **argv);
 int cmd_convert_bert(int argc, char **argv);
 
+int cmd_bench_bert(int argc, char **argv);
+int cmd_bench_bert_run(int argc, char **argv);
+
+/* Benchmark helpers (cmd_bench.c): a child's last stdout line as JSON and its
+ * peak RSS; the median of n values (sorted in place). */
+typedef struct child_result {
+    struct cJSON *json;
+    double rss_mb;
+} child_result;
+int bench_run_child(char *const argv[], child_result *out);
+double bench_median(double *v, int n);
+
 /* Parses a non-negative integer option value; returns 0 on garbage. */
 int cli_parse_u64(const char *s, uint64_t *out);
 

@@ -40,7 +40,7 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static double median(double *v, int n) {
+double bench_median(double *v, int n) {
     if (n <= 0) return NAN;
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
@@ -120,7 +120,7 @@ int cmd_bench_run(int argc, char **argv) {
         printf("{\"samples\": %zu, \"times\": [", n);
         for (uint64_t r = 0; r < reps; r++) printf("%s%.3f", r ? ", " : "", times[r]);
         printf("], \"stages\": {");
-        for (int s = 0; s < N_ST; s++) printf("%s\"%s\": %.3f", s ? ", " : "", k_stage_names[s], median(stage[s], (int)reps));
+        for (int s = 0; s < N_ST; s++) printf("%s\"%s\": %.3f", s ? ", " : "", k_stage_names[s], bench_median(stage[s], (int)reps));
         printf("}}\n");
     }
     for (int s = 0; s < N_ST; s++) free(stage[s]);
@@ -133,13 +133,8 @@ int cmd_bench_run(int argc, char **argv) {
 
 /* ---- the parent ------------------------------------------------------------ */
 
-typedef struct {
-    cJSON *json;      /* the child's last stdout line */
-    double rss_mb;    /* peak RSS of the child */
-} child_result;
-
 /* Runs argv as a child, captures its stdout, returns its peak RSS. */
-static int run_child(char *const argv[], child_result *out) {
+int bench_run_child(char *const argv[], child_result *out) {
     int fds[2];
     if (pipe(fds) != 0) return -1;
     pid_t pid = fork();
@@ -274,7 +269,7 @@ int cmd_bench(int argc, char **argv) {
                 char *a1[] = {self, "bench-run", model, in_dir, th, rp, NULL};
                 char *a2[] = {"node", node_script, onnx, in_dir, th, rp, NULL};
                 child_result cs = {0}, co = {0};
-                if (run_child(a1, &cs) != 0 || run_child(a2, &co) != 0) {
+                if (bench_run_child(a1, &cs) != 0 || bench_run_child(a2, &co) != 0) {
                     fprintf(stderr, "sbv2 bench: a child run failed\n");
                     return 1;
                 }
@@ -295,7 +290,7 @@ int cmd_bench(int argc, char **argv) {
                 cJSON_Delete(cs.json);
                 cJSON_Delete(co.json);
             }
-            double ms_s = median(ts, ns), ms_o = median(to, no), audio = (double)samples / info.sampling_rate;
+            double ms_s = bench_median(ts, ns), ms_o = bench_median(to, no), audio = (double)samples / info.sampling_rate;
             int frames = (int)(samples / info.hop_length);
             double dec_gf = decoder_gflop(&info, frames) / (st_sum[ST_DEC] / 1e3);
             char c1[64], c2[64];
