@@ -61,6 +61,10 @@ static float *get(lctx *c, const char *name, int ndim, int64_t d0, int64_t d1, i
     return p;
 }
 
+/* Linear layers keep W^T [in][out] (+64 readable floats): sequences are short,
+ * so the product runs with the tokens as the kernel's rows (blocks of 6) and
+ * the output features as its wide columns, which keeps the 64-wide register
+ * tiles full whatever the length (see lin()). */
 static void linear(lctx *c, conv1d_t *l, int out, int in, const char *fmt, int layer) {
     char n[200];
     snprintf(n, sizeof n, fmt, layer);
@@ -69,16 +73,63 @@ static void linear(lctx *c, conv1d_t *l, int out, int in, const char *fmt, int l
     snprintf(nb, sizeof nb, "%s.bias", n);
     const st_tensor *t = find(c, nw, 2, out, in, 0);
     l->b = get(c, nb, 1, out, 0, 0);
-    l->cout = out, l->cin = in, l->k = 1, l->w = NULL;
+    l->cout = out, l->cin = in, l->k = 1, l->packed = NULL;
     float *tmp = t && !c->rc ? malloc(sizeof(float) * t->numel) : NULL;
-    float *p = tmp ? own(c, sizeof(float) * conv_packed_size(out, in, 1)) : NULL;
+    float *wt = tmp ? own(c, sizeof(float) * ((size_t)in * out + 64)) : NULL;
     if (t && !c->rc && !tmp) c->rc = sbv2_fail(c->err, SBV2_ERR_NO_MEMORY, "out of memory loading the BERT model");
-    if (p) {
+    if (wt) {
         st_read_f32(t, tmp);
-        conv_pack(tmp, out, in, 1, p);
-        l->packed = p;
+        for (int o = 0; o < out; o++)
+            for (int i = 0; i < in; i++) wt[(size_t)i * out + o] = tmp[(size_t)o * in + i];
+        memset(wt + (size_t)in * out, 0, 64 * sizeof(float));
+        l->w = wt;
     }
     free(tmp);
+}
+
+/* y [T][out] = x [T][in] W^T + b (token-major). 0, or -1 when out of memory. */
+static int lin(const conv1d_t *l, const float *x, int T, float *y, int nt) {
+    const int in = l->cin, out = l->cout;
+    float *pk = malloc(sizeof(float) * conv_packed_size(T, in, 1));
+    int rc = pk ? conv_matmul(x, T, in, l->w, (size_t)out, out, y, pk, nt) : -1;
+    free(pk);
+    if (rc == 0 && l->b)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && (long)T * out > 100000)
+        for (int t = 0; t < T; t++) {
+            float *r = y + (size_t)t * out;
+            for (int o = 0; o < out; o++) r[o] += l->b[o];
+        }
+    return rc;
+}
+
+/* LayerNorm of every row of x [T][C] (token-major), in place */
+static void ln_rows(const layernorm_t *ln, float *x, int T, int nt) {
+    const int C = ln->c;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && T > 8)
+    for (int t = 0; t < T; t++) {
+        float *r = x + (size_t)t * C;
+        double mean = 0, var = 0;
+        for (int c = 0; c < C; c++) mean += r[c];
+        mean /= C;
+        for (int c = 0; c < C; c++) var += (r[c] - mean) * (r[c] - mean);
+        var /= C;
+        const float inv = (float)(1.0 / sqrt(var + ln->eps)), m = (float)mean;
+        for (int c = 0; c < C; c++) r[c] = (r[c] - m) * inv * ln->gamma[c] + ln->beta[c];
+    }
+}
+
+static void gelu_par(float *x, size_t n, int nt) {
+    const long chunks = 64;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n > 100000)
+    for (long c = 0; c < chunks; c++) {
+        size_t a = n * (size_t)c / chunks, e = n * (size_t)(c + 1) / chunks;
+        op_gelu(x + a, e - a);
+    }
+}
+
+static void add_par(float *y, const float *x, size_t n, int nt) {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n > 100000)
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
 static void lnorm(lctx *c, layernorm_t *ln, int ch, const char *fmt, int layer) {
@@ -229,8 +280,18 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
         if (!c.rc) {
             memset(L->qr + (size_t)HD * b->P2, 0, 64 * sizeof(float));
             memset(L->kr + (size_t)HD * b->P2, 0, 64 * sizeof(float));
-            if (op_conv1d(&L->q, Rt, b->P2, 1, 0, L->qr, b->P2, 1) || op_conv1d(&L->k, Rt, b->P2, 1, 0, L->kr, b->P2, 1))
-                c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+            /* [P2][HD] products of the layer-normed rows, stored [HD][P2] for the heads */
+            float *tmp = malloc(sizeof(float) * (size_t)b->P2 * HD), *rr = malloc(sizeof(float) * (size_t)b->P2 * H);
+            if (!tmp || !rr) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+            for (int pass = 0; !c.rc && pass < 2; pass++) {
+                for (int r = 0; r < b->P2; r++)
+                    for (int h = 0; h < H; h++) rr[(size_t)r * H + h] = Rt[(size_t)h * b->P2 + r];
+                if (lin(pass ? &L->k : &L->q, rr, b->P2, tmp, 1)) { c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
+                float *dst = pass ? L->kr : L->qr;
+                for (int r = 0; r < b->P2; r++)
+                    for (int o = 0; o < HD; o++) dst[(size_t)o * b->P2 + r] = tmp[(size_t)r * HD + o];
+            }
+            free(tmp), free(rr);
         }
     }
     free(Rt);
@@ -278,25 +339,24 @@ static void softmax_rows(float *s, int T) {
 }
 
 /* One head. q, k, v: [D][T] rows of this head; ctx out [D][T]. */
+/* One head. q, k, v: [T][HD] (token-major), this head's columns h*D..;
+ * ctx [T][HD] gets its columns. */
 static int head(const sbv2_bert *b, const bert_layer *L, int h, const float *q, const float *k, const float *v, int T,
                 const int *idx, int rlo, int rw, float *ctx, float *buf) {
-    const int D = b->D, P2 = b->P2;
+    const int D = b->D, P2 = b->P2, HD = b->heads * b->D;
     const size_t ldt = (size_t)T + 64, ldd = (size_t)D + 64;
     float *qt = buf, *kt = qt + (size_t)T * D, *kp = kt + (size_t)T * D, *vp = kp + (size_t)D * ldt;
     float *s = vp + (size_t)T * ldd, *cp = s + (size_t)T * T, *pc = cp + (size_t)T * rw;
     float *pk = pc + (size_t)T * rw;
-    for (int d = 0; d < D; d++) {
-        memcpy(kp + d * ldt, k + (size_t)d * T, sizeof(float) * T);
-        memset(kp + d * ldt + T, 0, 64 * sizeof(float));
-    }
     for (int t = 0; t < T; t++) {
-        for (int d = 0; d < D; d++) {
-            qt[(size_t)t * D + d] = q[(size_t)d * T + t];
-            kt[(size_t)t * D + d] = k[(size_t)d * T + t];
-            vp[t * ldd + d] = v[(size_t)d * T + t];
-        }
+        const size_t o = (size_t)t * HD + (size_t)h * D;
+        memcpy(qt + (size_t)t * D, q + o, sizeof(float) * D);
+        memcpy(kt + (size_t)t * D, k + o, sizeof(float) * D);
+        memcpy(vp + t * ldd, v + o, sizeof(float) * D);
         memset(vp + t * ldd + D, 0, 64 * sizeof(float));
+        for (int d = 0; d < D; d++) kp[d * ldt + t] = k[o + d];
     }
+    for (int d = 0; d < D; d++) memset(kp + d * ldt + T, 0, 64 * sizeof(float));
     int rc = conv_matmul(qt, T, D, kp, ldt, T, s, pk, 1);
     const size_t hoff = (size_t)h * D * P2 + (size_t)rlo; /* this head's rows of the position tables */
     if (!rc && b->c2p) rc = conv_matmul(qt, T, D, L->kr + hoff, (size_t)P2, rw, cp, pk, 1);
@@ -312,9 +372,8 @@ static int head(const sbv2_bert *b, const bert_layer *L, int h, const float *q, 
             s[(size_t)i * T + j] = a * inv;
         }
     softmax_rows(s, T);
-    if (conv_matmul(s, T, T, vp, ldd, D, qt, pk, 1)) return -1; /* ctx^T [T][D] into qt */
-    for (int t = 0; t < T; t++)
-        for (int d = 0; d < D; d++) ctx[(size_t)d * T + t] = qt[(size_t)t * D + d];
+    if (conv_matmul(s, T, T, vp, ldd, D, qt, pk, 1)) return -1; /* ctx rows [T][D] into qt */
+    for (int t = 0; t < T; t++) memcpy(ctx + (size_t)t * HD + (size_t)h * D, qt + (size_t)t * D, sizeof(float) * D);
     return 0;
 }
 
@@ -323,7 +382,7 @@ static size_t head_floats(int T, int D, int rw) {
     return 2 * (size_t)T * D + (size_t)D * (T + 64) + (size_t)T * (D + 64) + (size_t)T * T + 2 * (size_t)T * rw + p;
 }
 
-/* Hidden state SBV2 reads ([H][T], channel-major) for ids. */
+/* Hidden state SBV2 reads ([T][H], token-major) for ids. */
 static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float *out, sbv2_error *err) {
     const int H = b->H, HD = b->heads * b->D, I = b->I;
     /* relative-position rows the sequence needs, and each pair's row */
@@ -337,47 +396,46 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     if (!idx || !x || !e0 || !q || !a || !hb) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); goto done; }
     for (int i = 0; i < T; i++)
         for (int j = 0; j < T; j++) idx[i * T + j] = bert_rel_index(b, i - j);
-    /* embeddings: rows of the (mapped) table, LayerNorm */
+    /* embeddings: rows of the (mapped) table, LayerNorm; everything token-major [T][C] */
     for (int t = 0; t < T; t++) {
-        float row[16384];
-        const st_tensor *E = b->emb;
-        const size_t es = st_dtype_size(E->dtype);
-        st_tensor one = *E;
-        one.data = E->data + (size_t)ids[t] * H * es, one.numel = (size_t)H;
-        st_read_f32(&one, row);
-        for (int h = 0; h < H; h++) x[(size_t)h * T + t] = row[h];
+        st_tensor one = *b->emb;
+        one.data = b->emb->data + (size_t)ids[t] * H * st_dtype_size(b->emb->dtype), one.numel = (size_t)H;
+        st_read_f32(&one, x + (size_t)t * H);
     }
-    op_layernorm(&b->ln_emb, x, T);
+    ln_rows(&b->ln_emb, x, T, nt);
     memcpy(e0, x, sizeof(float) * (size_t)H * T);
     float *k = q + (size_t)HD * T, *v = k + (size_t)HD * T, *ctx = v + (size_t)HD * T;
     for (int l = 0; l < b->n_run && rc == SBV2_OK; l++) {
         const bert_layer *L = &b->layers[l];
-        if (op_conv1d(&L->q, x, T, 1, 0, q, T, nt) || op_conv1d(&L->k, x, T, 1, 0, k, T, nt) ||
-            op_conv1d(&L->v, x, T, 1, 0, v, T, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
+        if (lin(&L->q, x, T, q, nt) || lin(&L->k, x, T, k, nt) || lin(&L->v, x, T, v, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
         int fails = 0;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(+ : fails) if (nt > 1)
         for (int h = 0; h < b->heads; h++)
-            fails += head(b, L, h, q + (size_t)h * b->D * T, k + (size_t)h * b->D * T, v + (size_t)h * b->D * T, T, idx, rlo,
-                          rw, ctx + (size_t)h * b->D * T, hb + per_head * (size_t)h) != 0;
+            fails += head(b, L, h, q, k, v, T, idx, rlo, rw, ctx, hb + per_head * (size_t)h) != 0;
         if (fails) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
         /* attention output: LayerNorm(dense(ctx) + x) */
-        if (op_conv1d(&L->o, ctx, T, 1, 0, a, T, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
-        op_add(x, a, (size_t)H * T);
-        op_layernorm(&L->ln_att, x, T);
+        if (lin(&L->o, ctx, T, a, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
+        add_par(x, a, (size_t)H * T, nt);
+        ln_rows(&L->ln_att, x, T, nt);
         /* FFN: LayerNorm(down(gelu(up(x))) + x) */
-        if (op_conv1d(&L->up, x, T, 1, 0, a, T, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
-        op_gelu(a, (size_t)I * T);
-        if (op_conv1d(&L->down, a, T, 1, 0, q, T, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
-        op_add(x, q, (size_t)H * T);
-        op_layernorm(&L->ln_out, x, T);
-        if (l == 0) { /* ConvLayer: LayerNorm(x + gelu(conv(embedding output))) */
-            if (op_conv1d(&b->conv, e0, T, 1, (b->conv_k - 1) / 2, a, T, nt)) {
+        if (lin(&L->up, x, T, a, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
+        gelu_par(a, (size_t)I * T, nt);
+        if (lin(&L->down, a, T, q, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
+        add_par(x, q, (size_t)H * T, nt);
+        ln_rows(&L->ln_out, x, T, nt);
+        if (l == 0) { /* ConvLayer: LayerNorm(x + gelu(conv(embedding output))), conv over time */
+            float *et = q, *ct = a; /* [H][T] scratch */
+            for (int t = 0; t < T; t++)
+                for (int h = 0; h < H; h++) et[(size_t)h * T + t] = e0[(size_t)t * H + h];
+            if (op_conv1d(&b->conv, et, T, 1, (b->conv_k - 1) / 2, ct, T, nt)) {
                 rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
                 break;
             }
-            op_gelu(a, (size_t)H * T);
-            op_add(x, a, (size_t)H * T);
-            op_layernorm(&b->ln_conv, x, T);
+            for (int t = 0; t < T; t++)
+                for (int h = 0; h < H; h++) et[(size_t)t * H + h] = ct[(size_t)h * T + t];
+            gelu_par(et, (size_t)H * T, nt);
+            add_par(x, et, (size_t)H * T, nt);
+            ln_rows(&b->ln_conv, x, T, nt);
         }
     }
     if (rc == SBV2_OK) memcpy(out, x, sizeof(float) * (size_t)H * T);
@@ -405,9 +463,7 @@ int sbv2_bert_hidden(const sbv2_bert *b, const int64_t *ids, size_t n, int n_thr
     float *ch = malloc(sizeof(float) * (size_t)H * T), *o = malloc(sizeof(float) * (size_t)H * T);
     if (!ch || !o) { free(ch), free(o); return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); }
     rc = forward(b, ids, T, n_threads > 0 ? n_threads : 1, ch, err);
-    if (rc == SBV2_OK) /* [T][H], as transformers returns it */
-        for (int t = 0; t < T; t++)
-            for (int h = 0; h < H; h++) o[(size_t)t * H + h] = ch[(size_t)h * T + t];
+    if (rc == SBV2_OK) memcpy(o, ch, sizeof(float) * (size_t)H * T); /* [T][H], as transformers returns it */
     free(ch);
     if (rc != SBV2_OK) { free(o); return rc; }
     *state = o;
