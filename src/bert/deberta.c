@@ -61,7 +61,7 @@ static float *get(lctx *c, const char *name, int ndim, int64_t d0, int64_t d1, i
     return p;
 }
 
-/* Linear layers keep W^T [in][out] (+64 readable floats): sequences are short,
+/* Linear layers keep W^T [in][out + 16] (+64 readable floats): sequences are short,
  * so the product runs with the tokens as the kernel's rows (blocks of 6) and
  * the output features as its wide columns, which keeps the 64-wide register
  * tiles full whatever the length (see lin()). */
@@ -75,24 +75,46 @@ static void linear(lctx *c, conv1d_t *l, int out, int in, const char *fmt, int l
     l->b = get(c, nb, 1, out, 0, 0);
     l->cout = out, l->cin = in, l->k = 1, l->packed = NULL;
     float *tmp = t && !c->rc ? malloc(sizeof(float) * t->numel) : NULL;
-    float *wt = tmp ? own(c, sizeof(float) * ((size_t)in * out + 64)) : NULL;
+    /* rows padded by 16 floats: a row stride of a multiple of 4 KiB would put
+       every row's tile in the same L1 sets */
+    const size_t ld = (size_t)out + 16;
+    float *wt = tmp ? own(c, sizeof(float) * ((size_t)in * ld + 64)) : NULL;
     if (t && !c->rc && !tmp) c->rc = sbv2_fail(c->err, SBV2_ERR_NO_MEMORY, "out of memory loading the BERT model");
     if (wt) {
         st_read_f32(t, tmp);
+        memset(wt, 0, sizeof(float) * ((size_t)in * ld + 64));
         for (int o = 0; o < out; o++)
-            for (int i = 0; i < in; i++) wt[(size_t)i * out + o] = tmp[(size_t)o * in + i];
-        memset(wt + (size_t)in * out, 0, 64 * sizeof(float));
+            for (int i = 0; i < in; i++) wt[(size_t)i * ld + o] = tmp[(size_t)o * in + i];
         l->w = wt;
     }
     free(tmp);
 }
 
-/* y [T][out] = x [T][in] W^T + b (token-major). 0, or -1 when out of memory. */
+static void add_par(float *y, const float *x, size_t n, int nt);
+
+/* y [T][out] = x [T][in] W^T + b (token-major). Long inputs (the FFN's 4096)
+ * go in slices of KC so a 64-column panel of W^T (KC x 64 floats) stays in
+ * L2 while every block of tokens reads it. 0, or -1 when out of memory. */
+#define KC 1024
 static int lin(const conv1d_t *l, const float *x, int T, float *y, int nt) {
     const int in = l->cin, out = l->cout;
-    float *pk = malloc(sizeof(float) * conv_packed_size(T, in, 1));
-    int rc = pk ? conv_matmul(x, T, in, l->w, (size_t)out, out, y, pk, nt) : -1;
-    free(pk);
+    const size_t ld = (size_t)out + 16;
+    const int kc = in > 2 * KC ? KC : in;
+    float *pk = malloc(sizeof(float) * conv_packed_size(T, kc, 1));
+    float *xs = kc < in ? malloc(sizeof(float) * (size_t)T * kc) : NULL, *ys = kc < in ? malloc(sizeof(float) * (size_t)T * out) : NULL;
+    int rc = pk && (kc == in || (xs && ys)) ? 0 : -1;
+    for (int k0 = 0; rc == 0 && k0 < in; k0 += kc) {
+        const int kn = in - k0 < kc ? in - k0 : kc;
+        const float *a = x;
+        if (kc < in) {
+            for (int t = 0; t < T; t++) memcpy(xs + (size_t)t * kn, x + (size_t)t * in + k0, sizeof(float) * kn);
+            a = xs;
+        }
+        float *dst = k0 == 0 ? y : ys;
+        rc = conv_matmul(a, T, kn, l->w + (size_t)k0 * ld, ld, out, dst, pk, nt);
+        if (rc == 0 && k0 > 0) add_par(y, ys, (size_t)T * out, nt);
+    }
+    free(pk), free(xs), free(ys);
     if (rc == 0 && l->b)
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && (long)T * out > 100000)
         for (int t = 0; t < T; t++) {
@@ -127,10 +149,6 @@ static void gelu_par(float *x, size_t n, int nt) {
     }
 }
 
-static void add_par(float *y, const float *x, size_t n, int nt) {
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n > 100000)
-    for (size_t i = 0; i < n; i++) y[i] += x[i];
-}
 
 static void lnorm(lctx *c, layernorm_t *ln, int ch, const char *fmt, int layer) {
     char n[200], a[220], b2[220];
@@ -521,4 +539,9 @@ int sbv2_bert_feature(const sbv2_bert *b, const char *text, size_t len, const in
     }
     free(st), free(as), free(mean);
     return rc;
+}
+
+static void add_par(float *y, const float *x, size_t n, int nt) {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n > 100000)
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
