@@ -12,6 +12,7 @@
 #include "formats/torch_zip.h"
 #include "sbv2.h"
 #include "test_common.h"
+#include <dirent.h>
 #include <unistd.h>
 
 static double maxdiff(const float *a, const float *b, size_t n) {
@@ -30,7 +31,7 @@ static int load_npy(const char *dir, const char *rel, npy_array *a) {
 static int run_model(const char *dir, const char *weights, const char *label) {
     char path[2048];
     snprintf(path, sizeof path, "%s/cases.json", dir);
-    size_t len;
+    size_t len = 0;
     char *js = read_whole_file(path, &len);
     cJSON *root = js ? cJSON_Parse(js) : NULL;
     free(js);
@@ -128,7 +129,7 @@ static void same_tensors(const char *dir) {
     }
     printf("pytorch_model.bin: %zu/%zu tensors bit-identical to model.safetensors\n", same, s.n_tensors);
     /* damaged copies: truncated, bytes flipped in the pickle and the directory */
-    size_t len;
+    size_t len = 0;
     char *img = read_whole_file(b, &len);
     char tmp[] = "/tmp/sbv2-test-pt-XXXXXX";
     int fd = img ? mkstemp(tmp) : -1;
@@ -163,14 +164,27 @@ int main(void) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/bert", SBV2_GOLDEN_DIR);
     golden_dir_or_skip(dir);
-    /* every model folder under golden/bert (kept-back ones are picked up) */
-    const char *models[] = {"tiny", NULL};
-    for (int m = 0; models[m]; m++) {
-        snprintf(dir, sizeof dir, "%s/bert/%s", SBV2_GOLDEN_DIR, models[m]);
-        run_model(dir, "model.safetensors", models[m]);
-        run_model(dir, "pytorch_model.bin", models[m]);
-        same_tensors(dir);
+    /* every model folder under golden/bert with a cases.json (kept-back ones are picked up) */
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int models = 0;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char mdir[1024], cj[1100], w[1100];
+        snprintf(mdir, sizeof mdir, "%s/bert/%s", SBV2_GOLDEN_DIR, de->d_name);
+        snprintf(cj, sizeof cj, "%s/cases.json", mdir);
+        if (access(cj, R_OK) != 0) continue;
+        models++;
+        snprintf(w, sizeof w, "%s/model.safetensors", mdir);
+        if (access(w, R_OK) == 0) run_model(mdir, "model.safetensors", de->d_name);
+        snprintf(w, sizeof w, "%s/pytorch_model.bin", mdir);
+        if (access(w, R_OK) == 0) run_model(mdir, "pytorch_model.bin", de->d_name);
+        snprintf(w, sizeof w, "%s/model.safetensors", mdir);
+        snprintf(cj, sizeof cj, "%s/pytorch_model.bin", mdir);
+        if (access(w, R_OK) == 0 && access(cj, R_OK) == 0) same_tensors(mdir);
     }
+    if (d) closedir(d);
+    CHECK(models > 0, "no BERT model folders under %s", dir);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
