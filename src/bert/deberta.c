@@ -66,29 +66,42 @@ static float *get(lctx *c, const char *name, int ndim, int64_t d0, int64_t d1, i
  * so the product runs with the tokens as the kernel's rows (blocks of 6) and
  * the output features as its wide columns, which keeps the 64-wide register
  * tiles full whatever the length (see lin()). */
-static void linear(lctx *c, conv1d_t *l, int out, int in, const char *fmt, int layer) {
-    char n[200];
-    snprintf(n, sizeof n, fmt, layer);
-    char nw[220], nb[220];
-    snprintf(nw, sizeof nw, "%s.weight", n);
-    snprintf(nb, sizeof nb, "%s.bias", n);
-    const st_tensor *t = find(c, nw, 2, out, in, 0);
-    l->b = get(c, nb, 1, out, 0, 0);
-    l->cout = out, l->cin = in, l->k = 1, l->packed = NULL;
-    float *tmp = t && !c->rc ? malloc(sizeof(float) * t->numel) : NULL;
-    /* rows padded by 16 floats: a row stride of a multiple of 4 KiB would put
-       every row's tile in the same L1 sets */
-    const size_t ld = (size_t)out + 16;
-    float *wt = tmp ? own(c, sizeof(float) * ((size_t)in * ld + 64)) : NULL;
-    if (t && !c->rc && !tmp) c->rc = sbv2_fail(c->err, SBV2_ERR_NO_MEMORY, "out of memory loading the BERT model");
-    if (wt) {
-        st_read_f32(t, tmp);
-        memset(wt, 0, sizeof(float) * ((size_t)in * ld + 64));
-        for (int o = 0; o < out; o++)
-            for (int i = 0; i < in; i++) wt[(size_t)i * ld + o] = tmp[(size_t)o * in + i];
-        l->w = wt;
+/* Loads n linear layers of the same input size side by side into one W^T
+ * [in][sum(out) + 16] (one product computes them all); views[i] get each.
+ * Rows are padded by 16 floats: a row stride of a multiple of 4 KiB would put
+ * every row's tile in the same L1 sets. */
+static void linear_n(lctx *c, bert_lin *all, bert_lin *views, int n, const int *outs, int in, const char *const *fmts,
+                     int layer) {
+    int total = 0;
+    for (int i = 0; i < n; i++) total += outs[i];
+    const size_t ld = (size_t)total + 16;
+    float *wt = own(c, sizeof(float) * ((size_t)in * ld + 64)), *bias = own(c, sizeof(float) * (size_t)total);
+    if (c->rc) return;
+    memset(wt, 0, sizeof(float) * ((size_t)in * ld + 64));
+    int col = 0;
+    for (int i = 0; i < n && !c->rc; i++) {
+        char nm[200], nw[220], nb[220];
+        snprintf(nm, sizeof nm, fmts[i], layer);
+        snprintf(nw, sizeof nw, "%s.weight", nm);
+        snprintf(nb, sizeof nb, "%s.bias", nm);
+        const st_tensor *t = find(c, nw, 2, outs[i], in, 0), *tb = find(c, nb, 1, outs[i], 0, 0);
+        float *tmp = t ? malloc(sizeof(float) * t->numel) : NULL;
+        if (t && !tmp) c->rc = sbv2_fail(c->err, SBV2_ERR_NO_MEMORY, "out of memory loading the BERT model");
+        if (tmp && tb) {
+            st_read_f32(t, tmp);
+            for (int o = 0; o < outs[i]; o++)
+                for (int k = 0; k < in; k++) wt[(size_t)k * ld + col + o] = tmp[(size_t)o * in + k];
+            st_read_f32(tb, bias + col);
+        }
+        free(tmp);
+        if (views) views[i] = (bert_lin){wt + col, bias + col, in, outs[i], ld};
+        col += outs[i];
     }
-    free(tmp);
+    *all = (bert_lin){wt, bias, in, total, ld};
+}
+
+static void linear(lctx *c, bert_lin *l, int out, int in, const char *fmt, int layer) {
+    linear_n(c, l, NULL, 1, &out, in, &fmt, layer);
 }
 
 static void add_par(float *y, const float *x, size_t n, int nt);
@@ -97,9 +110,9 @@ static void add_par(float *y, const float *x, size_t n, int nt);
  * go in slices of KC so a 64-column panel of W^T (KC x 64 floats) stays in
  * L2 while every block of tokens reads it. 0, or -1 when out of memory. */
 #define KC 1024
-static int lin(const conv1d_t *l, const float *x, int T, float *y, int nt) {
-    const int in = l->cin, out = l->cout;
-    const size_t ld = (size_t)out + 16;
+static int lin(const bert_lin *l, const float *x, int T, float *y, int nt) {
+    const int in = l->in, out = l->out;
+    const size_t ld = l->ld;
     const int kc = in > 2 * KC ? KC : in;
     float *pk = malloc(sizeof(float) * conv_packed_size(T, kc, 1));
     float *xs = kc < in ? malloc(sizeof(float) * (size_t)T * kc) : NULL, *ys = kc < in ? malloc(sizeof(float) * (size_t)T * out) : NULL;
@@ -112,7 +125,7 @@ static int lin(const conv1d_t *l, const float *x, int T, float *y, int nt) {
             a = xs;
         }
         float *dst = k0 == 0 ? y : ys;
-        rc = conv_matmul(a, T, kn, l->w + (size_t)k0 * ld, ld, out, dst, pk, nt);
+        rc = conv_matmul(a, T, kn, l->wt + (size_t)k0 * ld, ld, out, dst, pk, nt);
         if (rc == 0 && k0 > 0) add_par(y, ys, (size_t)T * out, nt);
     }
     free(pk), free(xs), free(ys);
@@ -314,9 +327,15 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
     if (!c.rc && !b->layers) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
     for (int l = 0; !c.rc && l < b->n_run; l++) {
         bert_layer *L = &b->layers[l];
-        linear(&c, &L->q, HD, H, "encoder.layer.%d.attention.self.query_proj", l);
-        linear(&c, &L->k, HD, H, "encoder.layer.%d.attention.self.key_proj", l);
-        linear(&c, &L->v, HD, H, "encoder.layer.%d.attention.self.value_proj", l);
+        {
+            static const char *const qkv_names[3] = {"encoder.layer.%d.attention.self.query_proj",
+                                                     "encoder.layer.%d.attention.self.key_proj",
+                                                     "encoder.layer.%d.attention.self.value_proj"};
+            const int outs[3] = {HD, HD, HD};
+            bert_lin views[3];
+            linear_n(&c, &L->qkv, views, 3, outs, H, qkv_names, l);
+            L->q = views[0], L->k = views[1];
+        }
         linear(&c, &L->o, H, HD, "encoder.layer.%d.attention.output.dense", l);
         lnorm(&c, &L->ln_att, H, "encoder.layer.%d.attention.output.LayerNorm", l);
         linear(&c, &L->up, I, H, "encoder.layer.%d.intermediate.dense", l);
@@ -389,15 +408,16 @@ static void softmax_rows(float *s, int T) {
 /* One head. q, k, v: [D][T] rows of this head; ctx out [D][T]. */
 /* One head. q, k, v: [T][HD] (token-major), this head's columns h*D..;
  * ctx [T][HD] gets its columns. */
-static int head(const sbv2_bert *b, const bert_layer *L, int h, const float *q, const float *k, const float *v, int T,
-                const int *idx, int rlo, int rw, float *ctx, float *buf) {
+static int head(const sbv2_bert *b, const bert_layer *L, int h, const float *qkv, int T, const int *idx, int rlo, int rw,
+                float *ctx, float *buf) {
     const int D = b->D, P2 = b->P2, HD = b->heads * b->D;
+    const float *q = qkv, *k = qkv + HD, *v = qkv + 2 * HD; /* rows of 3*HD */
     const size_t ldt = (size_t)T + 64, ldd = (size_t)D + 64;
     float *qt = buf, *kt = qt + (size_t)T * D, *kp = kt + (size_t)T * D, *vp = kp + (size_t)D * ldt;
     float *s = vp + (size_t)T * ldd, *cp = s + (size_t)T * T, *pc = cp + (size_t)T * rw;
     float *pk = pc + (size_t)T * rw;
     for (int t = 0; t < T; t++) {
-        const size_t o = (size_t)t * HD + (size_t)h * D;
+        const size_t o = (size_t)t * 3 * HD + (size_t)h * D;
         memcpy(qt + (size_t)t * D, q + o, sizeof(float) * D);
         memcpy(kt + (size_t)t * D, k + o, sizeof(float) * D);
         memcpy(vp + t * ldd, v + o, sizeof(float) * D);
@@ -452,14 +472,14 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     }
     ln_rows(&b->ln_emb, x, T, nt);
     memcpy(e0, x, sizeof(float) * (size_t)H * T);
-    float *k = q + (size_t)HD * T, *v = k + (size_t)HD * T, *ctx = v + (size_t)HD * T;
+    float *ctx = q + 3 * (size_t)HD * T; /* q holds [T][3HD] (q, k, v), then the context */
     for (int l = 0; l < b->n_run && rc == SBV2_OK; l++) {
         const bert_layer *L = &b->layers[l];
-        if (lin(&L->q, x, T, q, nt) || lin(&L->k, x, T, k, nt) || lin(&L->v, x, T, v, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
+        if (lin(&L->qkv, x, T, q, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
         int fails = 0;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(+ : fails) if (nt > 1)
         for (int h = 0; h < b->heads; h++)
-            fails += head(b, L, h, q, k, v, T, idx, rlo, rw, ctx, hb + per_head * (size_t)h) != 0;
+            fails += head(b, L, h, q, T, idx, rlo, rw, ctx, hb + per_head * (size_t)h) != 0;
         if (fails) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
         /* attention output: LayerNorm(dense(ctx) + x) */
         if (lin(&L->o, ctx, T, a, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }

@@ -7,8 +7,17 @@
 #include "formats/safetensors.h"
 #include "sbv2.h"
 
+/* A linear layer stored as W^T [in][ld] (ld >= out, +64 readable floats). */
+typedef struct bert_lin {
+    const float *wt, *b;
+    int in, out;
+    size_t ld;
+} bert_lin;
+
 typedef struct {
-    conv1d_t q, k, v, o, up, down;
+    bert_lin qkv;         /* query, key and value projections side by side: one product */
+    bert_lin q, k;        /* views of qkv (for the load-time position tables) */
+    bert_lin o, up, down;
     layernorm_t ln_att, ln_out;
     float *qr, *kr; /* [H][P2] (+64 readable): position rows through q/k projections */
 } bert_layer;
