@@ -172,10 +172,10 @@ BERT_CLONES static void gelu_rows(float *restrict x, size_t n) {
         const float kf = nearbyintf(e * 1.44269504088896341f);
         const float r = (e - kf * 0.693145751953125f) - kf * 1.42860682030941723212e-6f;
         float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f + r * (8.33333377e-3f + r * 1.38888892e-3f)))));
-        int32_t bits;
-        memcpy(&bits, &p, 4);
-        bits += (int32_t)kf << 23;
-        memcpy(&p, &bits, 4);
+        const uint32_t sbits = (uint32_t)((int32_t)kf + 127) << 23; /* 2^k, k >= -126 here */
+        float scale;
+        memcpy(&scale, &sbits, 4);
+        p *= scale;
         const float t = 1.0f / (1.0f + 0.3275911f * z);
         const float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
         const float erfz = 1.0f - poly * p;
