@@ -11,6 +11,10 @@
 
 #include "core/conv.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define SBV2_X86 1
@@ -228,6 +232,28 @@ int conv_run(const conv_job *j) {
     int rc = run_tiles(j, isa, nr, xp, ldx);
     if (!j->ws) free(xp);
     return rc;
+}
+
+float *conv_thread_slice(float *base, size_t per_thread) {
+#ifdef _OPENMP
+    return base + (size_t)omp_get_thread_num() * per_thread;
+#else
+    (void)per_thread;
+    return base;
+#endif
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void lrelu_copy(const float *restrict x, int n, float slope, float *restrict o) {
+    for (int i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : x[i] * slope;
+}
+
+void conv_pad_activate_row(const float *x, int T, float slope, int pad_l, size_t lda, float *a) {
+    memset(a, 0, sizeof(float) * (size_t)pad_l);
+    lrelu_copy(x, T, slope, a + pad_l);
+    memset(a + pad_l + T, 0, sizeof(float) * (lda - (size_t)pad_l - (size_t)T));
 }
 
 int conv_matmul(const float *a, int M, int K, const float *b, size_t ldb, int N, float *c, float *pack_buf, int nt) {

@@ -44,6 +44,13 @@ void conv_pack(const float *w, int cout, int cin, int k, float *packed);
 /* 0 on success, -1 when out of memory. */
 int conv_run(const conv_job *j);
 const char *conv_isa_name(void);
+/* This thread's slice of a buffer holding per_thread floats for each thread
+ * of the enclosing OpenMP region. */
+float *conv_thread_slice(float *base, size_t per_thread);
+/* One activated, zero-padded input row for the transform-domain kernels
+ * (Winograd, FFT): a[0..pad_l) = 0, a[pad_l + t] = lrelu(x[t], slope),
+ * zeros up to lda. */
+void conv_pad_activate_row(const float *x, int T, float slope, int pad_l, size_t lda, float *a);
 /* C [M][N] = A [M][K] x B [K][N] through the packed kernel (a 1x1 conv with M
  * output channels over N steps). B rows have stride ldb >= N + 64 and are
  * readable that far (the lanes past N are computed and dropped); pack_buf holds

@@ -29,9 +29,6 @@
 #include "core/conv.h"
 #include "core/fftconv.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define SBV2_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -207,11 +204,6 @@ SBV2_CLONES static void inverse_tiles(float *const *mb, const size_t *ldm, int c
     fft32_lanes(re, im, ld, cnt, 1.0f, 2);
 }
 
-/* lrelu'd copy (vectorised) */
-SBV2_CLONES static void lrelu_row(const float *restrict x, int n, float slope, float *restrict o) {
-    for (int i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : x[i] * slope;
-}
-
 /* A tile of the flat list: residue r, first output q0 (in residue steps),
  * outputs that exist (m, or fewer at the residue's end). */
 typedef struct { int r, q0, n_out; } ftile;
@@ -233,15 +225,6 @@ static void store_tiles(const float *fr, size_t ld, int K, const ftile *tl, int 
         else
             for (int i = 0; i < no; i++) yo[(size_t)i * d] = src[(size_t)i * ld] + b + (ro ? ro[(size_t)i * d] : 0.0f);
     }
-}
-
-static float *thread_block(float *base, size_t per_thread) {
-#ifdef _OPENMP
-    return base + (size_t)omp_get_thread_num() * per_thread;
-#else
-    (void)per_thread;
-    return base;
-#endif
 }
 
 int fftc_run(const fft_conv *fc, const float *x, int T, int dil, float slope, const float *res, float *y, int nt,
@@ -292,12 +275,9 @@ int fftc_run(const fft_conv *fc, const float *x, int T, int dil, float slope, co
     {
 #pragma omp for schedule(static)
         for (int ci = 0; ci < C; ci++) {
-            float *ar = a + (size_t)ci * lda;
-            memset(ar, 0, sizeof(float) * pad_l);
-            lrelu_row(x + (size_t)ci * T, T, slope, ar + pad_l);
-            memset(ar + pad_l + T, 0, sizeof(float) * (lda - pad_l - T));
+            conv_pad_activate_row(x + (size_t)ci * T, T, slope, pad_l, lda, a + (size_t)ci * lda);
         }
-        float *wb = thread_block(work, per_thread);
+        float *wb = conv_thread_slice(work, per_thread);
         float *fre = wb, *fim = wb + N * ldf + 16;
         float *bin[NB], *mout[NB];
         size_t ldb[NB], ldm[NB];

@@ -17,9 +17,6 @@
 #include "core/conv.h"
 #include "core/winograd.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* F(3,3), points 0, 1, -1, 2, inf; rows of B^T scaled to integers and the
  * matching rows of G scaled back:
@@ -121,20 +118,6 @@ SBV2_CLONES static void scatter_rows(const float *restrict o0, const float *rest
         }
 }
 
-/* This thread's slice of the per-thread buffers. */
-static float *thread_rows(float *rows, size_t per_thread) {
-#ifdef _OPENMP
-    return rows + (size_t)omp_get_thread_num() * per_thread;
-#else
-    (void)per_thread;
-    return rows;
-#endif
-}
-
-SBV2_CLONES static void lrelu_row(const float *restrict x, int n, float slope, float *restrict o) {
-    for (int i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : x[i] * slope;
-}
-
 typedef struct { int r, n0, cnt; } wchunk;
 
 /* Work is cut into chunks of tiles of one residue that a thread runs start to
@@ -176,12 +159,9 @@ int wino_run(const wino_conv *wc, const float *x, int T, int dil, float slope, c
     {
 #pragma omp for schedule(static)
         for (int ci = 0; ci < C; ci++) {
-            float *ar = a + (size_t)ci * lda;
-            memset(ar, 0, sizeof(float) * pad_l);
-            lrelu_row(x + (size_t)ci * T, T, slope, ar + pad_l);
-            memset(ar + pad_l + T, 0, sizeof(float) * (lda - pad_l - T));
+            conv_pad_activate_row(x + (size_t)ci * T, T, slope, pad_l, lda, a + (size_t)ci * lda);
         }
-        float *wb = thread_rows(work, per_thread);
+        float *wb = conv_thread_slice(work, per_thread);
         float *p0 = wb, *p1 = p0 + prow, *p2 = p1 + prow;
         float *v = p2 + prow, *mm = v + 5 * (size_t)C * ldv;
 #pragma omp for schedule(dynamic, 1)
