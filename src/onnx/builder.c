@@ -1,6 +1,9 @@
 #include "onnx/builder.h"
 
+#include <stdarg.h>
+
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,6 +93,16 @@ ob_node *ob_add(ob_graph *g, const char *op_type, int n_in, const char *const *i
     n->name = fresh_name(g, op_type);
     push(g, &g->nodes, n);
     return g->failed ? NULL : n;
+}
+
+ob_node *ob_addv(ob_graph *g, const char *op_type, int n, ...) {
+    const char *in[8];
+    if (n > 8) n = 8;
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) in[i] = va_arg(ap, const char *);
+    va_end(ap);
+    return ob_add(g, op_type, n, in, 1);
 }
 
 const char *ob_out(const ob_node *n, int i) { return n && n->output ? n->output[i] : ""; }

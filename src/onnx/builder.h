@@ -22,6 +22,11 @@ int ob_failed(const ob_graph *g);
  * first output's name (auto-generated). */
 ob_node *ob_add(ob_graph *g, const char *op_type, int n_in, const char *const *inputs, int n_out);
 const char *ob_out(const ob_node *n, int i);
+/* ob_add with n (<= 8) inputs given as arguments and one output. */
+ob_node *ob_addv(ob_graph *g, const char *op_type, int n, ...);
+/* The output of op_type over the listed inputs: OB_OP(g, "Add", a, b). */
+#define OB_OP(g, type, ...) \
+    ob_out(ob_addv(g, type, (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), __VA_ARGS__), 0)
 void ob_attr_int(ob_graph *g, ob_node *n, const char *name, int64_t v);
 void ob_attr_float(ob_graph *g, ob_node *n, const char *name, float v);
 void ob_attr_ints(ob_graph *g, ob_node *n, const char *name, int count, const int64_t *v);

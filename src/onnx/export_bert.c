@@ -23,15 +23,8 @@ typedef struct {
     int bad;
 } bx;
 
-static ob_node *node(bx *x, const char *type, int n, ...) {
-    const char *in[8];
-    va_list ap;
-    va_start(ap, n);
-    for (int i = 0; i < n; i++) in[i] = va_arg(ap, const char *);
-    va_end(ap);
-    return ob_add(x->g, type, n, in, 1);
-}
-#define OP(x, type, ...) ob_out(node(x, type, (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), __VA_ARGS__), 0)
+#define node(x, type, ...) ob_addv((x)->g, type, __VA_ARGS__)
+#define OP(x, type, ...) OB_OP((x)->g, type, __VA_ARGS__)
 
 static const char *ivec(bx *x, int n, const int64_t *v) {
     int64_t d = n;

@@ -37,15 +37,8 @@ typedef struct ex {
 
 /* ---- small node helpers ---------------------------------------------------- */
 
-static ob_node *node(ex *x, const char *type, int n, ...) {
-    const char *in[8];
-    va_list ap;
-    va_start(ap, n);
-    for (int i = 0; i < n; i++) in[i] = va_arg(ap, const char *);
-    va_end(ap);
-    return ob_add(x->g, type, n, in, 1);
-}
-#define OP(x, type, ...) ob_out(node(x, type, (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), __VA_ARGS__), 0)
+#define node(x, type, ...) ob_addv((x)->g, type, __VA_ARGS__)
+#define OP(x, type, ...) OB_OP((x)->g, type, __VA_ARGS__)
 
 static const char *ivec(ex *x, int n, ...) {
     int64_t v[16];
