@@ -1,7 +1,5 @@
 #include "onnx/builder.h"
 
-#include <stdarg.h>
-
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
