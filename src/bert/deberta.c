@@ -515,7 +515,6 @@ done:
 static int check_ids(const sbv2_bert *b, const int64_t *ids, size_t n, sbv2_error *err) {
     if (!b || !ids || n == 0) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "no token ids");
     if (n > 100000) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "too many tokens (%zu)", n);
-    if (b->H > 16384) return sbv2_fail(err, SBV2_ERR_UNSUPPORTED, "hidden size too large");
     for (size_t i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= b->vocab)
             return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "token id %lld outside the vocabulary", (long long)ids[i]);
@@ -527,12 +526,10 @@ int sbv2_bert_hidden(const sbv2_bert *b, const int64_t *ids, size_t n, int n_thr
     int rc = check_ids(b, ids, n, err);
     if (rc != SBV2_OK) return rc;
     if (!state) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "state is NULL");
-    const int T = (int)n, H = b->H;
-    float *ch = malloc(sizeof(float) * (size_t)H * T), *o = malloc(sizeof(float) * (size_t)H * T);
-    if (!ch || !o) { free(ch), free(o); return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); }
-    rc = forward(b, ids, T, n_threads > 0 ? n_threads : 1, ch, err);
-    if (rc == SBV2_OK) memcpy(o, ch, sizeof(float) * (size_t)H * T); /* [T][H], as transformers returns it */
-    free(ch);
+    const int T = (int)n;
+    float *o = malloc(sizeof(float) * (size_t)b->H * T); /* [T][H], as transformers returns it */
+    if (!o) return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+    rc = forward(b, ids, T, n_threads > 0 ? n_threads : 1, o, err);
     if (rc != SBV2_OK) { free(o); return rc; }
     *state = o;
     return SBV2_OK;
