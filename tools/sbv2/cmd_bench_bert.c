@@ -127,12 +127,17 @@ static int write_model(const char *dir) {
 
 /* child: sbv2 bench-bert-run BERT_DIR IDS.npy THREADS REPS */
 int cmd_bench_bert_run(int argc, char **argv) {
-    if (argc != 5) { fprintf(stderr, "usage: sbv2 bench-bert-run BERT_DIR IDS.npy THREADS REPS\n"); return 2; }
     uint64_t th = 1, reps = 1;
-    if (!cli_parse_u64(argv[3], &th) || !cli_parse_u64(argv[4], &reps) || th < 1 || reps < 1 || reps > 1000) return 2;
+    if (argc != 5 || !cli_parse_u64(argv[3], &th) || !cli_parse_u64(argv[4], &reps) || th < 1 || reps < 1 || reps > 1000) {
+        fprintf(stderr, "usage: sbv2 bench-bert-run BERT_DIR IDS.npy THREADS REPS (REPS 1..1000)\n");
+        return 2;
+    }
     sbv2_error err = {0};
     npy_array ids;
-    if (npy_load(&ids, argv[2], &err) != SBV2_OK || ids.dtype != NPY_I64) { fprintf(stderr, "bad ids\n"); return 1; }
+    if (npy_load(&ids, argv[2], &err) != SBV2_OK || ids.dtype != NPY_I64 || ids.numel == 0) {
+        fprintf(stderr, "sbv2 bench-bert-run: %s is not a non-empty int64 .npy\n", argv[2]);
+        return 1;
+    }
     sbv2_bert *b = sbv2_bert_load(argv[1], NULL, &err);
     if (!b) { fprintf(stderr, "%s\n", err.message); npy_free(&ids); return 1; }
     double *t = malloc(sizeof(double) * reps);
@@ -173,9 +178,15 @@ int cmd_bench_bert(int argc, char **argv) {
             return 0;
         } else if (!strcmp(argv[i], "--dir") && has) dir = argv[++i];
         else if (!strcmp(argv[i], "--ort-dir") && has) ort_dir = argv[++i];
-        else if (!strcmp(argv[i], "--rounds") && has) { if (!cli_parse_u64(argv[++i], &rounds) || !rounds || rounds > 50) return 2; }
-        else if (!strcmp(argv[i], "--reps") && has) { if (!cli_parse_u64(argv[++i], &reps) || !reps || reps > 50) return 2; }
-        else if (!strcmp(argv[i], "--threads") && has) { if (!cli_parse_u64(argv[++i], &threads) || !threads || threads > 64) return 2; }
+        else if (!strcmp(argv[i], "--rounds") && has) {
+            if (!cli_parse_u64(argv[++i], &rounds) || !rounds || rounds > 50) { fprintf(stderr, "sbv2 bench-bert: bad --rounds (1..50)\n"); return 2; }
+        }
+        else if (!strcmp(argv[i], "--reps") && has) {
+            if (!cli_parse_u64(argv[++i], &reps) || !reps || reps > 50) { fprintf(stderr, "sbv2 bench-bert: bad --reps (1..50)\n"); return 2; }
+        }
+        else if (!strcmp(argv[i], "--threads") && has) {
+            if (!cli_parse_u64(argv[++i], &threads) || !threads || threads > 64) { fprintf(stderr, "sbv2 bench-bert: bad --threads (1..64)\n"); return 2; }
+        }
         else { fprintf(stderr, "sbv2 bench-bert: unknown or incomplete option %s\n", argv[i]); return 2; }
     }
     if (!dir) {
