@@ -115,6 +115,39 @@ int main(void) {
         }
         free(w), free(b), free(x), free(res), free(y0), free(y1), free(pk);
     }
+    /* conv_gemm: strided A and C, B rows readable only to the next 64 columns,
+       K slices, accumulate, column bias, prefetch, 1 and 2 threads */
+    const int gs[][5] = {/* M K N kc lda-extra */
+                         {1, 1, 1, 0, 0},    {5, 7, 63, 0, 3},     {6, 64, 64, 0, 0},     {13, 100, 130, 0, 5},
+                         {42, 300, 200, 128, 1}, {7, 2500, 70, 1024, 0}, {37, 64, 300, 0, 64}, {61, 33, 1, 0, 2}};
+    for (size_t s = 0; s < sizeof gs / sizeof gs[0]; s++) {
+        const int M = gs[s][0], K = gs[s][1], N = gs[s][2], kc = gs[s][3];
+        const size_t lda = (size_t)K + gs[s][4], ldb = (size_t)N + 16, ldc = (size_t)N + 3;
+        const size_t nbr = ((size_t)N + 63) / 64 * 64; /* last row readable to here */
+        float *A = malloc(sizeof(float) * M * lda), *B = conv_alloc((K - 1) * ldb + nbr), *cb = malloc(sizeof(float) * N);
+        float *C0 = malloc(sizeof(float) * M * ldc), *C1 = malloc(sizeof(float) * M * ldc), *pk = conv_alloc(conv_packed_size(M, K, 1));
+        sbv2_rng_normal(&rng, A, (size_t)M * lda);
+        sbv2_rng_normal(&rng, B, (K - 1) * ldb + nbr);
+        sbv2_rng_normal(&rng, cb, N);
+        for (int acc = 0; acc < 2; acc++)
+            for (int nt = 1; nt <= 2; nt++) {
+                sbv2_rng_normal(&rng, C1, (size_t)M * ldc);
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++) {
+                        double v = (acc ? C1[i * ldc + j] : 0) + cb[j];
+                        for (int k = 0; k < K; k++) v += (double)A[i * lda + k] * B[k * ldb + j];
+                        C0[i * ldc + j] = (float)v;
+                    }
+                gemm_job g = {A, lda, M, K, B, ldb, N, C1, ldc, cb, acc, kc, 1, pk, nt};
+                conv_gemm(&g);
+                double e = 0;
+                for (int i = 0; i < M; i++) e = fmax(e, maxdiff(C0 + i * ldc, C1 + i * ldc, N));
+                snprintf(name, sizeof name, "gemm %dx%dx%d kc %d%s %d threads", M, K, N, kc, acc ? " +acc" : "", nt);
+                printf("%s: max|d| %.3g\n", name, e);
+                check(name, e, 1e-6 * sqrt((double)K) * 8);
+            }
+        free(A), free(B), free(cb), free(C0), free(C1), free(pk);
+    }
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -30,7 +30,7 @@ typedef struct {
 
 static void *own(lctx *c, size_t bytes) {
     if (c->rc) return NULL;
-    void *p = malloc(bytes ? bytes : 1);
+    void *p = conv_alloc((bytes + sizeof(float) - 1) / sizeof(float)); /* aligned: weights are the kernel's wide operand */
     if (p && c->b->n_owned == c->b->cap_owned) {
         size_t n = c->b->cap_owned ? 2 * c->b->cap_owned : 64;
         void **q = realloc(c->b->owned, n * sizeof *q);
@@ -106,36 +106,14 @@ static void linear(lctx *c, bert_lin *l, int out, int in, const char *fmt, int l
 
 static void add_par(float *y, const float *x, size_t n, int nt);
 
-/* y [T][out] = x [T][in] W^T + b (token-major). Long inputs (the FFN's 4096)
- * go in slices of KC so a 64-column panel of W^T (KC x 64 floats) stays in
- * L2 while every block of tokens reads it. 0, or -1 when out of memory. */
+/* y [T][out] = x [T][in] W^T + b (token-major), or y += that when acc.
+ * Long inputs (the FFN's 4096) go in K slices of KC so a 64-column panel
+ * piece of W^T (KC x 64 floats) stays in L2 while every block of tokens
+ * reads it. pk holds conv_packed_size(T, in, 1) floats. */
 #define KC 1024
-static int lin(const bert_lin *l, const float *x, int T, float *y, int nt) {
-    const int in = l->in, out = l->out;
-    const size_t ld = l->ld;
-    const int kc = in > 2 * KC ? KC : in;
-    float *pk = malloc(sizeof(float) * conv_packed_size(T, kc, 1));
-    float *xs = kc < in ? malloc(sizeof(float) * (size_t)T * kc) : NULL, *ys = kc < in ? malloc(sizeof(float) * (size_t)T * out) : NULL;
-    int rc = pk && (kc == in || (xs && ys)) ? 0 : -1;
-    for (int k0 = 0; rc == 0 && k0 < in; k0 += kc) {
-        const int kn = in - k0 < kc ? in - k0 : kc;
-        const float *a = x;
-        if (kc < in) {
-            for (int t = 0; t < T; t++) memcpy(xs + (size_t)t * kn, x + (size_t)t * in + k0, sizeof(float) * kn);
-            a = xs;
-        }
-        float *dst = k0 == 0 ? y : ys;
-        rc = conv_matmul(a, T, kn, l->wt + (size_t)k0 * ld, ld, out, dst, pk, nt);
-        if (rc == 0 && k0 > 0) add_par(y, ys, (size_t)T * out, nt);
-    }
-    free(pk), free(xs), free(ys);
-    if (rc == 0 && l->b)
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && (long)T * out > 100000)
-        for (int t = 0; t < T; t++) {
-            float *r = y + (size_t)t * out;
-            for (int o = 0; o < out; o++) r[o] += l->b[o];
-        }
-    return rc;
+static void lin(const bert_lin *l, const float *x, int T, float *y, int acc, float *pk, int nt) {
+    gemm_job g = {x, (size_t)l->in, T, l->in, l->wt, l->ld, l->out, y, (size_t)l->out, l->b, acc, l->in > 2 * KC ? KC : 0, 1, pk, nt};
+    conv_gemm(&g);
 }
 
 /* LayerNorm of every row of x [T][C] (token-major), in place */
@@ -353,7 +331,10 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
             for (int pass = 0; !c.rc && pass < 2; pass++) {
                 for (int r = 0; r < b->P2; r++)
                     for (int h = 0; h < H; h++) rr[(size_t)r * H + h] = Rt[(size_t)h * b->P2 + r];
-                if (lin(pass ? &L->k : &L->q, rr, b->P2, tmp, 1)) { c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
+                float *pk = malloc(sizeof(float) * conv_packed_size(b->P2, H, 1));
+                if (!pk) { c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
+                lin(pass ? &L->k : &L->q, rr, b->P2, tmp, 0, pk, 1);
+                free(pk);
                 float *dst = pass ? L->kr : L->qr;
                 for (int r = 0; r < b->P2; r++)
                     for (int o = 0; o < HD; o++) dst[(size_t)o * b->P2 + r] = tmp[(size_t)r * HD + o];
@@ -405,66 +386,111 @@ static void softmax_rows(float *s, int T) {
     }
 }
 
-/* One head. q, k, v: [D][T] rows of this head; ctx out [D][T]. */
-/* One head. q, k, v: [T][HD] (token-major), this head's columns h*D..;
- * ctx [T][HD] gets its columns. */
-static int head(const sbv2_bert *b, const bert_layer *L, int h, const float *qkv, int T, const int *idx, int rlo, int rw,
-                float *ctx, float *buf) {
-    const int D = b->D, P2 = b->P2, HD = b->heads * b->D;
-    const float *q = qkv, *k = qkv + HD, *v = qkv + 2 * HD; /* rows of 3*HD */
-    const size_t ldt = (size_t)T + 64, ldd = (size_t)D + 64;
-    float *qt = buf, *kt = qt + (size_t)T * D, *kp = kt + (size_t)T * D, *vp = kp + (size_t)D * ldt;
-    float *s = vp + (size_t)T * ldd, *cp = s + (size_t)T * T, *pc = cp + (size_t)T * rw;
-    float *pk = pc + (size_t)T * rw;
-    for (int t = 0; t < T; t++) {
-        const size_t o = (size_t)t * 3 * HD + (size_t)h * D;
-        memcpy(qt + (size_t)t * D, q + o, sizeof(float) * D);
-        memcpy(kt + (size_t)t * D, k + o, sizeof(float) * D);
-        memcpy(vp + t * ldd, v + o, sizeof(float) * D);
-        memset(vp + t * ldd + D, 0, 64 * sizeof(float));
-        for (int d = 0; d < D; d++) kp[d * ldt + t] = k[o + d];
+/* The score terms from the position tables are banded: query i needs rows
+ * idx(i - j) of the key table for j in [0, T), a run of at most T rows. So
+ * c2p (and p2c, with the key as the row) is computed per block of 6 rows
+ * over that block's run only, not over every row the sequence touches;
+ * each pair's entry is then at a precomputed offset into the band. */
+typedef struct {
+    int T, wb;           /* band width (floats per row) */
+    int *lo_c, *lo_p;    /* first table row of each 6-row block: c2p (query blocks), p2c (key blocks) */
+    int *wc, *wp;        /* their run lengths */
+    int *oc, *op;        /* [T][T] offsets into the c2p / p2c bands */
+} bert_band;
+
+#define BAND_ROWS 6
+#define R16(n) (((n) + 15) & ~15)
+
+static void band_free(bert_band *bd) { free(bd->lo_c), free(bd->lo_p), free(bd->wc), free(bd->wp), free(bd->oc), free(bd->op); }
+
+static int band_init(const sbv2_bert *b, int T, bert_band *bd) {
+    const int nb = (T + BAND_ROWS - 1) / BAND_ROWS;
+    memset(bd, 0, sizeof *bd);
+    bd->T = T;
+    bd->lo_c = malloc(sizeof(int) * nb), bd->lo_p = malloc(sizeof(int) * nb);
+    bd->wc = malloc(sizeof(int) * nb), bd->wp = malloc(sizeof(int) * nb);
+    bd->oc = malloc(sizeof(int) * (size_t)T * T), bd->op = malloc(sizeof(int) * (size_t)T * T);
+    if (!bd->lo_c || !bd->lo_p || !bd->wc || !bd->wp || !bd->oc || !bd->op) return -1;
+    for (int k = 0; k < nb; k++) {
+        const int r0 = k * BAND_ROWS, r1 = (r0 + BAND_ROWS < T ? r0 + BAND_ROWS : T) - 1;
+        /* idx is non-decreasing in i - j: query rows r0..r1 meet i - j in [r0 - (T-1), r1];
+           key rows j meet i - j in [-r1, T - 1 - r0] */
+        /* runs start on a 16-float boundary of the (aligned) tables */
+        bd->lo_c[k] = bert_rel_index(b, r0 - (T - 1)) & ~15, bd->wc[k] = bert_rel_index(b, r1) - bd->lo_c[k] + 1;
+        bd->lo_p[k] = bert_rel_index(b, -r1) & ~15, bd->wp[k] = bert_rel_index(b, T - 1 - r0) - bd->lo_p[k] + 1;
+        if (bd->wc[k] > bd->wb) bd->wb = bd->wc[k];
+        if (bd->wp[k] > bd->wb) bd->wb = bd->wp[k];
     }
-    for (int d = 0; d < D; d++) memset(kp + d * ldt + T, 0, 64 * sizeof(float));
-    int rc = conv_matmul(qt, T, D, kp, ldt, T, s, pk, 1);
-    const size_t hoff = (size_t)h * D * P2 + (size_t)rlo; /* this head's rows of the position tables */
-    if (!rc && b->c2p) rc = conv_matmul(qt, T, D, L->kr + hoff, (size_t)P2, rw, cp, pk, 1);
-    if (!rc && b->p2c) rc = conv_matmul(kt, T, D, L->qr + hoff, (size_t)P2, rw, pc, pk, 1);
-    if (rc) return -1;
-    const float inv = 1.0f / sqrtf((float)D * (float)(1 + b->c2p + b->p2c));
+    bd->wb = R16(bd->wb);
     for (int i = 0; i < T; i++)
         for (int j = 0; j < T; j++) {
-            const int r = idx[i * T + j] - rlo;
-            float a = s[(size_t)i * T + j];
-            if (b->c2p) a += cp[(size_t)i * rw + r];
-            if (b->p2c) a += pc[(size_t)j * rw + r];
-            s[(size_t)i * T + j] = a * inv;
+            const int r = bert_rel_index(b, i - j);
+            bd->oc[i * T + j] = i * bd->wb + r - bd->lo_c[i / BAND_ROWS];
+            bd->op[i * T + j] = j * bd->wb + r - bd->lo_p[j / BAND_ROWS];
         }
-    softmax_rows(s, T);
-    if (conv_matmul(s, T, T, vp, ldd, D, qt, pk, 1)) return -1; /* ctx rows [T][D] into qt */
-    for (int t = 0; t < T; t++) memcpy(ctx + (size_t)t * HD + (size_t)h * D, qt + (size_t)t * D, sizeof(float) * D);
     return 0;
 }
 
-static size_t head_floats(int T, int D, int rw) {
-    size_t p = conv_packed_size(T, T > D ? T : D, 1);
-    return 2 * (size_t)T * D + (size_t)D * (T + 64) + (size_t)T * (D + 64) + (size_t)T * T + 2 * (size_t)T * rw + p;
+/* per-head scratch, each part on a 16-float boundary */
+static size_t head_floats(int T, int D, int wb) {
+    const size_t p = conv_packed_size(T, T > D ? T : D, 1);
+    return (size_t)D * (R16(T) + 64) + R16((size_t)T * T) + 2 * (size_t)T * wb + R16(p);
+}
+
+/* One head h: qkv [T][3HD] rows (q, k, v side by side); ctx [T][HD] gets
+ * this head's D columns. */
+static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qkv, const bert_band *bd, float *ctx, float *buf) {
+    const int D = b->D, P2 = b->P2, HD = b->heads * b->D, T = bd->T, wb = bd->wb;
+    const size_t ld3 = 3 * (size_t)HD, ldt = (size_t)R16(T) + 64;
+    const float *q = qkv + (size_t)h * D, *k = q + HD, *v = k + HD;
+    float *kp = buf, *s = kp + (size_t)D * ldt, *cb = s + R16((size_t)T * T), *pb = cb + (size_t)T * wb, *pk = pb + (size_t)T * wb;
+    for (int t = 0; t < T; t++) /* K^T, rows padded so full tiles can read */
+        for (int d = 0; d < D; d++) kp[d * ldt + t] = k[t * ld3 + d];
+    for (int d = 0; d < D; d++) memset(kp + d * ldt + T, 0, (ldt - T) * sizeof(float));
+    gemm_job g = {q, ld3, T, D, kp, ldt, T, s, (size_t)T, NULL, 0, 0, 0, pk, 1};
+    conv_gemm(&g);
+    const size_t hoff = (size_t)h * D * P2; /* this head's rows of the position tables */
+    for (int blk = 0; blk * BAND_ROWS < T; blk++) {
+        const int r0 = blk * BAND_ROWS, rows = T - r0 < BAND_ROWS ? T - r0 : BAND_ROWS;
+        if (b->c2p) {
+            gemm_job c = {q + r0 * ld3, ld3, rows, D, L->kr + hoff + bd->lo_c[blk], (size_t)P2, bd->wc[blk], cb + (size_t)r0 * wb,
+                          (size_t)wb, NULL, 0, 0, 0, pk, 1};
+            conv_gemm(&c);
+        }
+        if (b->p2c) {
+            gemm_job c = {k + r0 * ld3, ld3, rows, D, L->qr + hoff + bd->lo_p[blk], (size_t)P2, bd->wp[blk], pb + (size_t)r0 * wb,
+                          (size_t)wb, NULL, 0, 0, 0, pk, 1};
+            conv_gemm(&c);
+        }
+    }
+    const float inv = 1.0f / sqrtf((float)D * (float)(1 + b->c2p + b->p2c));
+    for (size_t e = 0; e < (size_t)T * T; e++) {
+        float a = s[e];
+        if (b->c2p) a += cb[bd->oc[e]];
+        if (b->p2c) a += pb[bd->op[e]];
+        s[e] = a * inv;
+    }
+    softmax_rows(s, T);
+    gemm_job o = {s, (size_t)T, T, T, v, ld3, D, ctx + (size_t)h * D, (size_t)HD, NULL, 0, 0, 0, pk, 1};
+    conv_gemm(&o);
 }
 
 /* Hidden state SBV2 reads ([T][H], token-major) for ids. */
 static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float *out, sbv2_error *err) {
     const int H = b->H, HD = b->heads * b->D, I = b->I;
-    /* relative-position rows the sequence needs, and each pair's row */
-    int *idx = malloc(sizeof(int) * (size_t)T * T);
-    const int rlo = bert_rel_index(b, -(T - 1)), rhi = bert_rel_index(b, T - 1), rw = rhi - rlo + 1;
-    const size_t per_head = head_floats(T, b->D, rw);
-    float *x = malloc(sizeof(float) * (size_t)H * T), *e0 = malloc(sizeof(float) * (size_t)H * T);
-    float *q = malloc(sizeof(float) * (size_t)HD * T * 4), *a = malloc(sizeof(float) * (size_t)(I > H ? I : H) * T);
-    float *hb = malloc(sizeof(float) * per_head * (size_t)b->heads);
+    bert_band bd;
+    const int band_rc = band_init(b, T, &bd);
+    const size_t per_head = head_floats(T, b->D, bd.wb);
+    const int kc = I > H ? (I > HD ? I : HD) : (H > HD ? H : HD); /* widest linear input */
+    /* x: the running state [T][H]; qkv [T][3HD] (+64 readable floats); ctx [T][HD]; a: FFN [T][I] */
+    float *e0 = conv_alloc((size_t)H * T), *qkv = conv_alloc((size_t)3 * HD * T + 64);
+    float *ctx = conv_alloc((size_t)HD * T), *a = conv_alloc((size_t)(I > H ? I : H) * T);
+    float *hb = conv_alloc(per_head * (size_t)b->heads), *pk = conv_alloc(conv_packed_size(T, kc, 1));
+    float *x = out;
     int rc = SBV2_OK;
-    if (!idx || !x || !e0 || !q || !a || !hb) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); goto done; }
-    for (int i = 0; i < T; i++)
-        for (int j = 0; j < T; j++) idx[i * T + j] = bert_rel_index(b, i - j);
-    /* embeddings: rows of the (mapped) table, LayerNorm; everything token-major [T][C] */
+    if (band_rc || !e0 || !qkv || !ctx || !a || !hb || !pk) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); goto done; }
+    memset(qkv + (size_t)3 * HD * T, 0, 64 * sizeof(float));
+    /* embeddings: rows of the (mapped) table, LayerNorm */
     for (int t = 0; t < T; t++) {
         st_tensor one = *b->emb;
         one.data = b->emb->data + (size_t)ids[t] * H * st_dtype_size(b->emb->dtype), one.numel = (size_t)H;
@@ -472,27 +498,21 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     }
     ln_rows(&b->ln_emb, x, T, nt);
     memcpy(e0, x, sizeof(float) * (size_t)H * T);
-    float *ctx = q + 3 * (size_t)HD * T; /* q holds [T][3HD] (q, k, v), then the context */
-    for (int l = 0; l < b->n_run && rc == SBV2_OK; l++) {
+    for (int l = 0; l < b->n_run; l++) {
         const bert_layer *L = &b->layers[l];
-        if (lin(&L->qkv, x, T, q, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
-        int fails = 0;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(+ : fails) if (nt > 1)
-        for (int h = 0; h < b->heads; h++)
-            fails += head(b, L, h, q, T, idx, rlo, rw, ctx, hb + per_head * (size_t)h) != 0;
-        if (fails) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
-        /* attention output: LayerNorm(dense(ctx) + x) */
-        if (lin(&L->o, ctx, T, a, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
-        add_par(x, a, (size_t)H * T, nt);
+        lin(&L->qkv, x, T, qkv, 0, pk, nt);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+        for (int h = 0; h < b->heads; h++) head(b, L, h, qkv, &bd, ctx, hb + per_head * (size_t)h);
+        /* attention output: LayerNorm(x + dense(ctx)) */
+        lin(&L->o, ctx, T, x, 1, pk, nt);
         ln_rows(&L->ln_att, x, T, nt);
-        /* FFN: LayerNorm(down(gelu(up(x))) + x) */
-        if (lin(&L->up, x, T, a, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
+        /* FFN: LayerNorm(x + down(gelu(up(x)))) */
+        lin(&L->up, x, T, a, 0, pk, nt);
         gelu_par(a, (size_t)I * T, nt);
-        if (lin(&L->down, a, T, q, nt)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
-        add_par(x, q, (size_t)H * T, nt);
+        lin(&L->down, a, T, x, 1, pk, nt);
         ln_rows(&L->ln_out, x, T, nt);
         if (l == 0) { /* ConvLayer: LayerNorm(x + gelu(conv(embedding output))), conv over time */
-            float *et = q, *ct = a; /* [H][T] scratch */
+            float *et = qkv, *ct = a; /* [H][T] scratch */
             for (int t = 0; t < T; t++)
                 for (int h = 0; h < H; h++) et[(size_t)h * T + t] = e0[(size_t)t * H + h];
             if (op_conv1d(&b->conv, et, T, 1, (b->conv_k - 1) / 2, ct, T, nt)) {
@@ -506,9 +526,9 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
             ln_rows(&b->ln_conv, x, T, nt);
         }
     }
-    if (rc == SBV2_OK) memcpy(out, x, sizeof(float) * (size_t)H * T);
 done:
-    free(idx), free(x), free(e0), free(q), free(a), free(hb);
+    band_free(&bd);
+    free(e0), free(qkv), free(ctx), free(a), free(hb), free(pk);
     return rc;
 }
 
@@ -527,7 +547,7 @@ int sbv2_bert_hidden(const sbv2_bert *b, const int64_t *ids, size_t n, int n_thr
     if (rc != SBV2_OK) return rc;
     if (!state) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "state is NULL");
     const int T = (int)n;
-    float *o = malloc(sizeof(float) * (size_t)b->H * T); /* [T][H], as transformers returns it */
+    float *o = conv_alloc((size_t)b->H * T); /* [T][H], as transformers returns it */
     if (!o) return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
     rc = forward(b, ids, T, n_threads > 0 ? n_threads : 1, o, err);
     if (rc != SBV2_OK) { free(o); return rc; }

@@ -6,6 +6,7 @@
  * order per output is the same in every variant (ci outer, k inner, one FMA
  * chain), so results do not depend on the CPU or the thread count. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,11 @@
 #endif
 
 #define MR 6 /* output channels per block */
+
+float *conv_alloc(size_t n) {
+    const size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    return n > SIZE_MAX / sizeof(float) - 64 ? NULL : aligned_alloc(64, bytes ? bytes : 64);
+}
 
 size_t conv_packed_size(int cout, int cin, int k) {
     size_t blocks = (size_t)(cout + MR - 1) / MR;
@@ -43,14 +49,23 @@ void conv_pack(const float *w, int cout, int cin, int k, float *packed) {
 /* One tile: rows [co0, co0+MR) x columns [t0, t0+n), n <= NR. xp rows have
  * stride ldx and already hold the left padding, so x[t + kk*dil] is in range. */
 typedef struct tile_args {
-    const float *wp;   /* this block's packed weights [cin][k][MR] */
-    const float *xp;   /* padded input, row stride ldx */
+    const float *wp;    /* this block's packed weights [cin][k][MR] */
+    const float *xp;    /* padded input, row stride ldx */
     size_t ldx;
     int cin, k, dil;
-    const float *bias; /* [cout] or NULL */
-    const float *res;  /* residual [cout][tout] or NULL */
-    float *y;          /* [cout][tout] */
-    int tout, co0, rows, t0, n;
+    const float *bias;  /* per row [cout] or NULL */
+    const float *cbias; /* per column (indexed like y's columns) or NULL */
+    const float *res;   /* added to the output, same layout as y, or NULL (may alias y) */
+    float *y;           /* row stride ldy */
+    size_t ldy;
+    int co0, rows, t0, n;
+    /* software prefetch into L2 of pf_lines 64-byte lines, 4 per row of
+       stride pf_ld floats (the next column panel of xp), spread over the k loop */
+    const float *pf;
+    size_t pf_ld;
+    int pf_lines;
+    const float *ap;    /* tile_avx512_rows: A's first row of this block, row stride lda */
+    size_t lda;
 } tile_args;
 
 static void tile_generic(const tile_args *a) {
@@ -69,23 +84,51 @@ static void tile_generic(const tile_args *a) {
     for (int r = 0; r < a->rows; r++) {
         int co = a->co0 + r;
         float b = a->bias ? a->bias[co] : 0.0f;
-        float *yo = a->y + (size_t)co * a->tout + a->t0;
-        const float *ro = a->res ? a->res + (size_t)co * a->tout + a->t0 : NULL;
-        for (int j = 0; j < a->n; j++) yo[j] = acc[r][j] + b + (ro ? ro[j] : 0.0f);
+        float *yo = a->y + (size_t)co * a->ldy + a->t0;
+        const float *ro = a->res ? a->res + (size_t)co * a->ldy + a->t0 : NULL;
+        const float *cb = a->cbias ? a->cbias + a->t0 : NULL;
+        for (int j = 0; j < a->n; j++) yo[j] = acc[r][j] + b + (cb ? cb[j] : 0.0f) + (ro ? ro[j] : 0.0f);
     }
 }
 
 #ifdef SBV2_X86
 /* 6 x 64 tile: 24 zmm accumulators, 4 loads + 6 broadcasts per (ci, k). */
+#define PF_STEP(a, pfl, pf_per)                                                                                    \
+    for (int u = 0; u < (pf_per) && (pfl) < (a)->pf_lines; u++, (pfl)++)                                            \
+    _mm_prefetch((const char *)((a)->pf + (size_t)((pfl) >> 2) * (a)->pf_ld + (size_t)((pfl)&3) * 16), _MM_HINT_T1)
+
+/* bias, column bias and residual, then the masked store of the 6 x 64 tile */
+__attribute__((target("avx512f"))) static inline void store_avx512(const tile_args *a, __m512 acc[MR][4]) {
+    for (int r = 0; r < a->rows; r++) {
+        int co = a->co0 + r;
+        __m512 b = _mm512_set1_ps(a->bias ? a->bias[co] : 0.0f);
+        float *yo = a->y + (size_t)co * a->ldy + a->t0;
+        const float *ro = a->res ? a->res + (size_t)co * a->ldy + a->t0 : NULL;
+        for (int v = 0; v < 4; v++) {
+            int left = a->n - 16 * v;
+            if (left <= 0) break;
+            __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+            __m512 o = _mm512_add_ps(acc[r][v], b);
+            if (a->cbias) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(m, a->cbias + a->t0 + 16 * v));
+            if (ro) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(m, ro + 16 * v));
+            _mm512_mask_storeu_ps(yo + 16 * v, m, o);
+        }
+    }
+}
+
+/* 6 x 64 tile: 24 zmm accumulators, 4 loads + 6 broadcasts per (ci, k). */
 __attribute__((target("avx512f"))) static void tile_avx512(const tile_args *a) {
     __m512 acc[MR][4];
     for (int r = 0; r < MR; r++)
         for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
+    const int steps = a->cin * a->k, pf_per = a->pf_lines > 0 ? (a->pf_lines + steps - 1) / steps : 0;
+    int pfl = 0;
     for (int ci = 0; ci < a->cin; ci++) {
         const float *xr = a->xp + (size_t)ci * a->ldx + a->t0;
         const float *w = a->wp + (size_t)ci * a->k * MR;
         for (int kk = 0; kk < a->k; kk++, w += MR) {
             const float *xs = xr + kk * a->dil;
+            PF_STEP(a, pfl, pf_per);
             __m512 x0 = _mm512_loadu_ps(xs), x1 = _mm512_loadu_ps(xs + 16);
             __m512 x2 = _mm512_loadu_ps(xs + 32), x3 = _mm512_loadu_ps(xs + 48);
             for (int r = 0; r < MR; r++) {
@@ -97,20 +140,34 @@ __attribute__((target("avx512f"))) static void tile_avx512(const tile_args *a) {
             }
         }
     }
-    for (int r = 0; r < a->rows; r++) {
-        int co = a->co0 + r;
-        __m512 b = _mm512_set1_ps(a->bias ? a->bias[co] : 0.0f);
-        float *yo = a->y + (size_t)co * a->tout + a->t0;
-        const float *ro = a->res ? a->res + (size_t)co * a->tout + a->t0 : NULL;
-        for (int v = 0; v < 4; v++) {
-            int left = a->n - 16 * v;
-            if (left <= 0) break;
-            __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-            __m512 o = _mm512_add_ps(acc[r][v], b);
-            if (ro) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(m, ro + 16 * v));
-            _mm512_mask_storeu_ps(yo + 16 * v, m, o);
+    store_avx512(a, acc);
+}
+
+/* The same tile for a plain matrix product, with the 6 rows of A read in
+ * place (row stride lda; rows past `rows` repeat the last one and are not
+ * stored), so A needs no packing. Same summation order as tile_avx512. */
+__attribute__((target("avx512f"))) static void tile_avx512_rows(const tile_args *a) {
+    __m512 acc[MR][4];
+    for (int r = 0; r < MR; r++)
+        for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
+    const float *ar[MR];
+    for (int r = 0; r < MR; r++) ar[r] = a->ap + (size_t)(r < a->rows ? r : a->rows - 1) * a->lda;
+    const int steps = a->cin, pf_per = a->pf_lines > 0 ? (a->pf_lines + steps - 1) / steps : 0;
+    int pfl = 0;
+    for (int ci = 0; ci < a->cin; ci++) {
+        const float *xs = a->xp + (size_t)ci * a->ldx + a->t0;
+        PF_STEP(a, pfl, pf_per);
+        __m512 x0 = _mm512_loadu_ps(xs), x1 = _mm512_loadu_ps(xs + 16);
+        __m512 x2 = _mm512_loadu_ps(xs + 32), x3 = _mm512_loadu_ps(xs + 48);
+        for (int r = 0; r < MR; r++) {
+            __m512 wv = _mm512_set1_ps(ar[r][ci]);
+            acc[r][0] = _mm512_fmadd_ps(wv, x0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(wv, x1, acc[r][1]);
+            acc[r][2] = _mm512_fmadd_ps(wv, x2, acc[r][2]);
+            acc[r][3] = _mm512_fmadd_ps(wv, x3, acc[r][3]);
         }
     }
+    store_avx512(a, acc);
 }
 
 /* 6 x 16 tile: 12 ymm accumulators (the classic AVX2 sgemm shape). */
@@ -133,12 +190,13 @@ __attribute__((target("avx2,fma"))) static void tile_avx2(const tile_args *a) {
     for (int r = 0; r < a->rows; r++) {
         int co = a->co0 + r;
         float b = a->bias ? a->bias[co] : 0.0f;
-        float *yo = a->y + (size_t)co * a->tout + a->t0;
-        const float *ro = a->res ? a->res + (size_t)co * a->tout + a->t0 : NULL;
+        float *yo = a->y + (size_t)co * a->ldy + a->t0;
+        const float *ro = a->res ? a->res + (size_t)co * a->ldy + a->t0 : NULL;
+        const float *cb = a->cbias ? a->cbias + a->t0 : NULL;
         float tmp[16];
         _mm256_storeu_ps(tmp, acc[r][0]);
         _mm256_storeu_ps(tmp + 8, acc[r][1]);
-        for (int j = 0; j < a->n; j++) yo[j] = tmp[j] + b + (ro ? ro[j] : 0.0f);
+        for (int j = 0; j < a->n; j++) yo[j] = tmp[j] + b + (cb ? cb[j] : 0.0f) + (ro ? ro[j] : 0.0f);
     }
 }
 #endif
@@ -177,6 +235,17 @@ void scratch_free(scratch *s) {
     for (int i = 0; s && i < SCRATCH_SLOTS; i++) free(s->p[i]), s->p[i] = NULL, s->cap[i] = 0;
 }
 
+static void tile_run(isa_t isa, const tile_args *a) {
+#ifdef SBV2_X86
+    if (isa == ISA_AVX512) tile_avx512(a);
+    else if (isa == ISA_AVX2) tile_avx2(a);
+    else tile_generic(a);
+#else
+    (void)isa;
+    tile_generic(a);
+#endif
+}
+
 static int run_tiles(const conv_job *j, isa_t isa, int nr, const float *xp, size_t ldx) {
     const int blocks = (j->cout + MR - 1) / MR;
     const int tiles = (j->tout + nr - 1) / nr;
@@ -188,16 +257,10 @@ static int run_tiles(const conv_job *j, isa_t isa, int nr, const float *xp, size
         /* time tiles outer: one tile's input panel stays in cache while every
            output-channel block reads it */
         int tt = (int)(w / blocks), b = (int)(w % blocks);
-        tile_args a = {j->packed + (size_t)b * j->cin * j->k * MR, xp, ldx, j->cin, j->k, j->dil, j->bias, j->res, j->y,
-                       j->tout, b * MR, j->cout - b * MR < MR ? j->cout - b * MR : MR, tt * nr,
-                       j->tout - tt * nr < nr ? j->tout - tt * nr : nr};
-#ifdef SBV2_X86
-        if (isa == ISA_AVX512) tile_avx512(&a);
-        else if (isa == ISA_AVX2) tile_avx2(&a);
-        else tile_generic(&a);
-#else
-        tile_generic(&a);
-#endif
+        tile_args a = {j->packed + (size_t)b * j->cin * j->k * MR, xp, ldx, j->cin, j->k, j->dil, j->bias, NULL, j->res,
+                       j->y, (size_t)j->tout, b * MR, j->cout - b * MR < MR ? j->cout - b * MR : MR, tt * nr,
+                       j->tout - tt * nr < nr ? j->tout - tt * nr : nr, NULL, 0, 0, NULL, 0};
+        tile_run(isa, &a);
     }
     return 0;
 }
@@ -256,10 +319,80 @@ void conv_pad_activate_row(const float *x, int T, float slope, int pad_l, size_t
     memset(a + pad_l + T, 0, sizeof(float) * (lda - (size_t)pad_l - (size_t)T));
 }
 
+/* Rows [b*MR, b*MR+MR) of A (row stride lda) as one packed block [K][MR],
+ * zeros past M. */
+static void pack_block(const float *a, size_t lda, int M, int K, int b, float *dst) {
+    for (int r = 0; r < MR; r++) {
+        const int row = b * MR + r;
+        if (row < M) {
+            const float *src = a + (size_t)row * lda;
+            for (int k = 0; k < K; k++) dst[(size_t)k * MR + r] = src[k];
+        } else {
+            for (int k = 0; k < K; k++) dst[(size_t)k * MR + r] = 0.0f;
+        }
+    }
+}
+
+int conv_gemm(const gemm_job *g) {
+    const isa_t isa = detect_isa();
+    const int nr = isa == ISA_AVX2 ? 16 : 64, M = g->M, K = g->K, N = g->N;
+    const int kc = g->kc > 0 && g->kc < K ? g->kc : K, nks = (K + kc - 1) / kc;
+    const int blocks = (M + MR - 1) / MR, tiles = (N + nr - 1) / nr;
+    const long units = (long)tiles * nks, work = units * blocks;
+    int nt = g->n_threads > 0 ? g->n_threads : 1;
+    if (work < 2 || (double)M * K * N < 2e5) nt = 1;
+    if (M <= 0 || N <= 0) return 0;
+    float *pk = g->pack_buf;
+    const int direct = isa == ISA_AVX512; /* A read in place; the other kernels take it packed */
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+#else
+        const int tid = 0, nth = 1;
+#endif
+        if (!direct) {
+            for (int b = tid; b < blocks; b += nth) pack_block(g->a, g->lda, M, K, b, pk + (size_t)b * K * MR);
+#pragma omp barrier
+        }
+        /* this thread's contiguous share of (panel, K slice, block) items: a
+           kc x 64 piece of B is read from memory by the first block and from
+           cache by the rest, which meanwhile prefetch the next piece */
+        const long w0 = work * tid / nth, w1 = work * (tid + 1) / nth;
+        for (long w = w0; w < w1; w++) {
+            const long u = w / blocks;
+            const int tt = (int)(u / nks), ks = (int)(u % nks), b = (int)(w % blocks);
+            const int k0 = ks * kc, kn = K - k0 < kc ? K - k0 : kc;
+            const int acc = g->accumulate || ks > 0;
+            tile_args a = {pk + (size_t)b * K * MR + (size_t)k0 * MR, g->b + (size_t)k0 * g->ldb, g->ldb, kn, 1, 1, NULL,
+                           ks == 0 ? g->cbias : NULL, acc ? g->c : NULL, g->c, g->ldc, b * MR,
+                           M - b * MR < MR ? M - b * MR : MR, tt * nr, N - tt * nr < nr ? N - tt * nr : nr, NULL, 0, 0,
+                           g->a + (size_t)b * MR * g->lda + k0, g->lda};
+            if (g->prefetch && isa == ISA_AVX512 && u + 1 < units && (u + 1) * blocks < w1) {
+                /* blocks 1.. each fetch a share of the next piece's rows (a lone block
+                   fetches them all) */
+                const int helpers = blocks > 1 ? blocks - 1 : 1, me = blocks > 1 ? b - 1 : 0;
+                const int nt_ = (int)((u + 1) / nks), nk0 = (int)((u + 1) % nks) * kc, nkn = K - nk0 < kc ? K - nk0 : kc;
+                const int per = (nkn + helpers - 1) / helpers, r0 = me * per, r1 = r0 + per < nkn ? r0 + per : nkn;
+                if (me >= 0 && r1 > r0) {
+                    a.pf = g->b + (size_t)(nk0 + r0) * g->ldb + (size_t)nt_ * nr;
+                    a.pf_ld = g->ldb;
+                    a.pf_lines = 4 * (r1 - r0);
+                }
+            }
+#ifdef SBV2_X86
+            if (direct) tile_avx512_rows(&a);
+            else
+#endif
+                tile_run(isa, &a);
+        }
+    }
+    return 0;
+}
+
 int conv_matmul(const float *a, int M, int K, const float *b, size_t ldb, int N, float *c, float *pack_buf, int nt) {
-    conv_pack(a, M, K, 1, pack_buf);
-    conv_job j = {pack_buf, NULL, M, K, 1, 1, 0, b, N, CONV_ACT_NONE, 0.0f, NULL, NULL, c, N, nt, 0, NULL, ldb};
-    return conv_run(&j);
+    gemm_job g = {a, (size_t)K, M, K, b, ldb, N, c, (size_t)N, NULL, 0, 0, 0, pack_buf, nt};
+    return conv_gemm(&g);
 }
 
 /* ---- peak measurement (for the benchmark) ---------------------------------- */

@@ -39,6 +39,9 @@ typedef struct conv_job {
                             front, >= 64 readable zeros after tin); act/mask unused */
 } conv_job;
 
+/* n floats at a 64-byte boundary (free() releases them), or NULL: the
+ * kernel's 16-float loads and stores then never straddle two cache lines. */
+float *conv_alloc(size_t n);
 size_t conv_packed_size(int cout, int cin, int k);
 void conv_pack(const float *w, int cout, int cin, int k, float *packed);
 /* 0 on success, -1 when out of memory. */
@@ -56,6 +59,29 @@ void conv_pad_activate_row(const float *x, int T, float slope, int pad_l, size_t
  * readable that far (the lanes past N are computed and dropped); pack_buf holds
  * conv_packed_size(M, K, 1) floats. 0, or -1 when out of memory. */
 int conv_matmul(const float *a, int M, int K, const float *b, size_t ldb, int N, float *c, float *pack_buf, int nt);
+/* C = A x B (+ C when accumulate) (+ cbias per column), row-major with
+ * strides: A [M][K] (lda), B [K][N] (ldb), C [M][N] (ldc). B rows must be
+ * readable up to the next multiple of 64 columns (those lanes are computed
+ * and dropped); pack_buf holds conv_packed_size(M, K, 1) floats. prefetch:
+ * B is large and cold (weights), so each thread fetches its next 64-column
+ * panel while computing the current one. */
+typedef struct gemm_job {
+    const float *a;
+    size_t lda;
+    int M, K;
+    const float *b;
+    size_t ldb;
+    int N;
+    float *c;
+    size_t ldc;
+    const float *cbias; /* [N] or NULL */
+    int accumulate;
+    int kc;             /* > 0: K in slices of kc, so a kc x 64 piece of B stays in L2 */
+    int prefetch;
+    float *pack_buf;
+    int n_threads;
+} gemm_job;
+int conv_gemm(const gemm_job *g);
 /* Measured fp32 FMA throughput of this CPU with the kernel's ISA (GFLOP/s),
  * using n_threads threads for about `seconds`. */
 double conv_fma_peak_gflops(int n_threads, double seconds);
