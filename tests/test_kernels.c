@@ -138,7 +138,7 @@ int main(void) {
                         for (int k = 0; k < K; k++) v += (double)A[i * lda + k] * B[k * ldb + j];
                         C0[i * ldc + j] = (float)v;
                     }
-                gemm_job g = {A, lda, M, K, B, ldb, N, C1, ldc, cb, acc, kc, 1, pk, nt};
+                gemm_job g = {A, lda, M, K, B, ldb, N, C1, ldc, cb, acc, kc, 1, pk, nt, NULL};
                 conv_gemm(&g);
                 double e = 0;
                 for (int i = 0; i < M; i++) e = fmax(e, maxdiff(C0 + i * ldc, C1 + i * ldc, N));

@@ -106,16 +106,6 @@ static void linear(lctx *c, bert_lin *l, int out, int in, const char *fmt, int l
 
 static void add_par(float *y, const float *x, size_t n, int nt);
 
-/* y [T][out] = x [T][in] W^T + b (token-major), or y += that when acc.
- * Long inputs (the FFN's 4096) go in K slices of KC so a 64-column panel
- * piece of W^T (KC x 64 floats) stays in L2 while every block of tokens
- * reads it. pk holds conv_packed_size(T, in, 1) floats. */
-#define KC 1024
-static void lin(const bert_lin *l, const float *x, int T, float *y, int acc, float *pk, int nt) {
-    gemm_job g = {x, (size_t)l->in, T, l->in, l->wt, l->ld, l->out, y, (size_t)l->out, l->b, acc, l->in > 2 * KC ? KC : 0, 1, pk, nt};
-    conv_gemm(&g);
-}
-
 /* LayerNorm of every row of x [T][C] (token-major), in place */
 static void ln_rows(const layernorm_t *ln, float *x, int T, int nt) {
     const int C = ln->c;
@@ -141,34 +131,39 @@ static void ln_rows(const layernorm_t *ln, float *x, int T, int nt) {
 #else
 #define BERT_CLONES
 #endif
+/* e^x for x <= 0 in a form the compiler vectorises: 2^k times a degree-6
+ * polynomial (relative error ~1e-7); x below -87 gives e^-87 (~1.6e-38). */
+static inline float exp_neg(float x) {
+    const float e = x < -87.0f ? -87.0f : x;
+    const float kf = nearbyintf(e * 1.44269504088896341f);
+    const float r = (e - kf * 0.693145751953125f) - kf * 1.42860682030941723212e-6f;
+    const float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f + r * (8.33333377e-3f + r * 1.38888892e-3f)))));
+    const uint32_t sbits = (uint32_t)((int32_t)kf + 127) << 23; /* 2^k, k >= -126 here */
+    float scale;
+    memcpy(&scale, &sbits, 4);
+    return p * scale;
+}
+
 BERT_CLONES static void gelu_rows(float *restrict x, size_t n) {
     for (size_t i = 0; i < n; i++) {
         const float v = x[i], z = fabsf(v) * 0.70710678118654752f;
-        /* exp(-z^2) */
-        float e = -z * z;
-        e = e < -87.0f ? -87.0f : e;
-        const float kf = nearbyintf(e * 1.44269504088896341f);
-        const float r = (e - kf * 0.693145751953125f) - kf * 1.42860682030941723212e-6f;
-        float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f + r * (8.33333377e-3f + r * 1.38888892e-3f)))));
-        const uint32_t sbits = (uint32_t)((int32_t)kf + 127) << 23; /* 2^k, k >= -126 here */
-        float scale;
-        memcpy(&scale, &sbits, 4);
-        p *= scale;
         const float t = 1.0f / (1.0f + 0.3275911f * z);
         const float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-        const float erfz = 1.0f - poly * p;
+        const float erfz = 1.0f - poly * exp_neg(-z * z);
         x[i] = 0.5f * v * (1.0f + (v < 0 ? -erfz : erfz));
     }
 }
 
-static void gelu_par(float *x, size_t n, int nt) {
-    const long chunks = 64;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n > 100000)
-    for (long c = 0; c < chunks; c++) {
-        size_t a = n * (size_t)c / chunks, e = n * (size_t)(c + 1) / chunks;
-        gelu_rows(x + a, e - a);
-    }
+/* y [T][out] = x [T][in] W^T + b (token-major), or y += that when acc.
+ * Long inputs (the FFN's 4096) go in K slices of KC so a 64-column panel
+ * piece of W^T (KC x 64 floats) stays in L2 while every block of tokens
+ * reads it. pk holds conv_packed_size(T, in, 1) floats. */
+#define KC 1024
+static void lin(const bert_lin *l, const float *x, int T, float *y, int acc, float *pk, int nt, void (*post)(float *, size_t)) {
+    gemm_job g = {x, (size_t)l->in, T, l->in, l->wt, l->ld, l->out, y, (size_t)l->out, l->b, acc, l->in > 2 * KC ? KC : 0, 1, pk, nt, post};
+    conv_gemm(&g);
 }
+
 
 
 static void lnorm(lctx *c, layernorm_t *ln, int ch, const char *fmt, int layer) {
@@ -223,6 +218,8 @@ static int read_config(sbv2_bert *b, const char *path, sbv2_error *err) {
         b->I > 65536 || b->n_layers > 256 || b->eps <= 0 || b->heads * b->D > 65536)
         rc = sbv2_fail(err, SBV2_ERR_FORMAT, "%s: sizes missing or out of range (hidden_size, num_attention_heads, "
                                              "num_hidden_layers >= 3, intermediate_size, vocab_size)", path);
+    else if (b->conv_k < 1 || b->conv_k > 63 || b->conv_k % 2 == 0)
+        rc = sbv2_fail(err, SBV2_ERR_UNSUPPORTED, "%s: conv_kernel_size must be odd (1..63)", path);
     else if (!relative || !share || pos_in || cfg_int(j, "type_vocab_size", 0) != 0 || emb_size != b->H ||
              strcmp(cfg_str(j, "hidden_act", "gelu"), "gelu") || strcmp(cfg_str(j, "conv_act", "gelu"), "gelu") ||
              cfg_int(j, "conv_groups", 1) != 1 || strcmp(cfg_str(j, "norm_rel_ebd", "none"), "layer_norm"))
@@ -280,14 +277,22 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
     if (!c.rc) {
         b->emb = find(&c, "embeddings.word_embeddings.weight", 2, b->vocab, H, 0);
         lnorm(&c, &b->ln_emb, H, "embeddings.LayerNorm", 0);
-        /* convolution after the first layer: [H][H][k] */
-        const st_tensor *cw = find(&c, "encoder.conv.conv.weight", 3, H, H, b->conv_k);
-        b->conv.b = get(&c, "encoder.conv.conv.bias", 1, H, 0, 0);
-        b->conv.cout = H, b->conv.cin = H, b->conv.k = b->conv_k;
+        /* convolution after the first layer, [H][H][k]: over token-major rows it is
+           the sum over taps of shifted rows times that tap's W^T */
+        const int K = b->conv_k;
+        const size_t ld = (size_t)H + 16;
+        const st_tensor *cw = find(&c, "encoder.conv.conv.weight", 3, H, H, K);
+        const float *cb = get(&c, "encoder.conv.conv.bias", 1, H, 0, 0);
         float *tmp = cw && !c.rc ? malloc(sizeof(float) * cw->numel) : NULL;
-        float *pk = tmp ? own(&c, sizeof(float) * conv_packed_size(H, H, b->conv_k)) : NULL;
-        if (pk) st_read_f32(cw, tmp), conv_pack(tmp, H, H, b->conv_k, pk), b->conv.packed = pk;
-        else if (!c.rc) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+        float *wt = tmp ? own(&c, sizeof(float) * ((size_t)K * H * ld + 64)) : NULL;
+        if (wt) {
+            st_read_f32(cw, tmp);
+            memset(wt, 0, sizeof(float) * ((size_t)K * H * ld + 64));
+            for (int o = 0; o < H; o++)
+                for (int i = 0; i < H; i++)
+                    for (int kk = 0; kk < K; kk++) wt[((size_t)kk * H + i) * ld + o] = tmp[((size_t)o * H + i) * K + kk];
+            b->conv = (bert_lin){wt, cb, H, H, ld};
+        } else if (!c.rc) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
         free(tmp);
         lnorm(&c, &b->ln_conv, H, "encoder.conv.LayerNorm", 0);
     }
@@ -333,7 +338,7 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
                     for (int h = 0; h < H; h++) rr[(size_t)r * H + h] = Rt[(size_t)h * b->P2 + r];
                 float *pk = malloc(sizeof(float) * conv_packed_size(b->P2, H, 1));
                 if (!pk) { c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
-                lin(pass ? &L->k : &L->q, rr, b->P2, tmp, 0, pk, 1);
+                lin(pass ? &L->k : &L->q, rr, b->P2, tmp, 0, pk, 1, NULL);
                 free(pk);
                 float *dst = pass ? L->kr : L->qr;
                 for (int r = 0; r < b->P2; r++)
@@ -376,13 +381,25 @@ int bert_rel_index(const sbv2_bert *b, int r) {
     return rp < 0 ? 0 : rp >= b->P2 ? b->P2 - 1 : rp;
 }
 
-static void softmax_rows(float *s, int T) {
+/* Row softmax; max and sum kept in 16 lanes so the loops vectorise. */
+BERT_CLONES static void softmax_rows(float *restrict s, int T) {
     for (int i = 0; i < T; i++) {
-        float *r = s + (size_t)i * T, mx = -INFINITY, sum = 0.0f;
-        for (int j = 0; j < T; j++) mx = r[j] > mx ? r[j] : mx;
-        for (int j = 0; j < T; j++) sum += (r[j] = expf(r[j] - mx));
+        float *restrict r = s + (size_t)i * T, mx[16], sm[16];
+        for (int u = 0; u < 16; u++) mx[u] = -INFINITY, sm[u] = 0.0f;
+        int j = 0;
+        for (; j + 16 <= T; j += 16)
+            for (int u = 0; u < 16; u++) mx[u] = r[j + u] > mx[u] ? r[j + u] : mx[u];
+        for (; j < T; j++) mx[0] = r[j] > mx[0] ? r[j] : mx[0];
+        float m = mx[0];
+        for (int u = 1; u < 16; u++) m = mx[u] > m ? mx[u] : m;
+        for (j = 0; j < T; j++) r[j] = exp_neg(r[j] - m);
+        for (j = 0; j + 16 <= T; j += 16)
+            for (int u = 0; u < 16; u++) sm[u] += r[j + u];
+        for (; j < T; j++) sm[0] += r[j];
+        float sum = 0.0f;
+        for (int u = 0; u < 16; u++) sum += sm[u];
         const float inv = 1.0f / sum;
-        for (int j = 0; j < T; j++) r[j] *= inv;
+        for (j = 0; j < T; j++) r[j] *= inv;
     }
 }
 
@@ -444,22 +461,23 @@ static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qk
     const size_t ld3 = 3 * (size_t)HD, ldt = (size_t)R16(T) + 64;
     const float *q = qkv + (size_t)h * D, *k = q + HD, *v = k + HD;
     float *kp = buf, *s = kp + (size_t)D * ldt, *cb = s + R16((size_t)T * T), *pb = cb + (size_t)T * wb, *pk = pb + (size_t)T * wb;
-    for (int t = 0; t < T; t++) /* K^T, rows padded so full tiles can read */
-        for (int d = 0; d < D; d++) kp[d * ldt + t] = k[t * ld3 + d];
+    for (int t0 = 0; t0 < T; t0 += 16) /* K^T in blocks of 16 keys, rows padded so full tiles can read */
+        for (int d = 0; d < D; d++)
+            for (int t = t0; t < t0 + 16 && t < T; t++) kp[d * ldt + t] = k[t * ld3 + d];
     for (int d = 0; d < D; d++) memset(kp + d * ldt + T, 0, (ldt - T) * sizeof(float));
-    gemm_job g = {q, ld3, T, D, kp, ldt, T, s, (size_t)T, NULL, 0, 0, 0, pk, 1};
+    gemm_job g = {q, ld3, T, D, kp, ldt, T, s, (size_t)T, NULL, 0, 0, 0, pk, 1, NULL};
     conv_gemm(&g);
     const size_t hoff = (size_t)h * D * P2; /* this head's rows of the position tables */
     for (int blk = 0; blk * BAND_ROWS < T; blk++) {
         const int r0 = blk * BAND_ROWS, rows = T - r0 < BAND_ROWS ? T - r0 : BAND_ROWS;
         if (b->c2p) {
             gemm_job c = {q + r0 * ld3, ld3, rows, D, L->kr + hoff + bd->lo_c[blk], (size_t)P2, bd->wc[blk], cb + (size_t)r0 * wb,
-                          (size_t)wb, NULL, 0, 0, 0, pk, 1};
+                          (size_t)wb, NULL, 0, 0, 0, pk, 1, NULL};
             conv_gemm(&c);
         }
         if (b->p2c) {
             gemm_job c = {k + r0 * ld3, ld3, rows, D, L->qr + hoff + bd->lo_p[blk], (size_t)P2, bd->wp[blk], pb + (size_t)r0 * wb,
-                          (size_t)wb, NULL, 0, 0, 0, pk, 1};
+                          (size_t)wb, NULL, 0, 0, 0, pk, 1, NULL};
             conv_gemm(&c);
         }
     }
@@ -471,7 +489,7 @@ static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qk
         s[e] = a * inv;
     }
     softmax_rows(s, T);
-    gemm_job o = {s, (size_t)T, T, T, v, ld3, D, ctx + (size_t)h * D, (size_t)HD, NULL, 0, 0, 0, pk, 1};
+    gemm_job o = {s, (size_t)T, T, T, v, ld3, D, ctx + (size_t)h * D, (size_t)HD, NULL, 0, 0, 0, pk, 1, NULL};
     conv_gemm(&o);
 }
 
@@ -483,7 +501,7 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     const size_t per_head = head_floats(T, b->D, bd.wb);
     const int kc = I > H ? (I > HD ? I : HD) : (H > HD ? H : HD); /* widest linear input */
     /* x: the running state [T][H]; qkv [T][3HD] (+64 readable floats); ctx [T][HD]; a: FFN [T][I] */
-    float *e0 = conv_alloc((size_t)H * T), *qkv = conv_alloc((size_t)3 * HD * T + 64);
+    float *e0 = conv_alloc((size_t)H * (T + b->conv_k - 1)), *qkv = conv_alloc((size_t)3 * HD * T + 64);
     float *ctx = conv_alloc((size_t)HD * T), *a = conv_alloc((size_t)(I > H ? I : H) * T);
     float *hb = conv_alloc(per_head * (size_t)b->heads), *pk = conv_alloc(conv_packed_size(T, kc, 1));
     float *x = out;
@@ -497,32 +515,31 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
         st_read_f32(&one, x + (size_t)t * H);
     }
     ln_rows(&b->ln_emb, x, T, nt);
-    memcpy(e0, x, sizeof(float) * (size_t)H * T);
+    const size_t cpad = (size_t)(b->conv_k - 1) / 2 * H; /* e0: the embedding output between zero rows */
+    memset(e0, 0, sizeof(float) * cpad);
+    memcpy(e0 + cpad, x, sizeof(float) * (size_t)H * T);
+    memset(e0 + cpad + (size_t)H * T, 0, sizeof(float) * cpad);
     for (int l = 0; l < b->n_run; l++) {
         const bert_layer *L = &b->layers[l];
-        lin(&L->qkv, x, T, qkv, 0, pk, nt);
+        lin(&L->qkv, x, T, qkv, 0, pk, nt, NULL);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
         for (int h = 0; h < b->heads; h++) head(b, L, h, qkv, &bd, ctx, hb + per_head * (size_t)h);
         /* attention output: LayerNorm(x + dense(ctx)) */
-        lin(&L->o, ctx, T, x, 1, pk, nt);
+        lin(&L->o, ctx, T, x, 1, pk, nt, NULL);
         ln_rows(&L->ln_att, x, T, nt);
         /* FFN: LayerNorm(x + down(gelu(up(x)))) */
-        lin(&L->up, x, T, a, 0, pk, nt);
-        gelu_par(a, (size_t)I * T, nt);
-        lin(&L->down, a, T, x, 1, pk, nt);
+        lin(&L->up, x, T, a, 0, pk, nt, gelu_rows);
+        lin(&L->down, a, T, x, 1, pk, nt, NULL);
         ln_rows(&L->ln_out, x, T, nt);
-        if (l == 0) { /* ConvLayer: LayerNorm(x + gelu(conv(embedding output))), conv over time */
-            float *et = qkv, *ct = a; /* [H][T] scratch */
-            for (int t = 0; t < T; t++)
-                for (int h = 0; h < H; h++) et[(size_t)h * T + t] = e0[(size_t)t * H + h];
-            if (op_conv1d(&b->conv, et, T, 1, (b->conv_k - 1) / 2, ct, T, nt)) {
-                rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
-                break;
+        if (l == 0) { /* ConvLayer: LayerNorm(x + gelu(conv(embedding output))), conv over time:
+                         e0 rows with (k-1)/2 zero rows each side, one product per tap */
+            float *ct = a;
+            for (int kk = 0; kk < b->conv_k; kk++) {
+                gemm_job g = {e0 + (size_t)kk * H, (size_t)H, T, H, b->conv.wt + (size_t)kk * H * b->conv.ld, b->conv.ld,
+                              H, ct, (size_t)H, kk == 0 ? b->conv.b : NULL, kk > 0, 0, 1, pk, nt, kk == b->conv_k - 1 ? gelu_rows : NULL};
+                conv_gemm(&g);
             }
-            for (int t = 0; t < T; t++)
-                for (int h = 0; h < H; h++) et[(size_t)t * H + h] = ct[(size_t)h * T + t];
-            gelu_par(et, (size_t)H * T, nt);
-            add_par(x, et, (size_t)H * T, nt);
+            add_par(x, ct, (size_t)H * T, nt);
             ln_rows(&b->ln_conv, x, T, nt);
         }
     }

@@ -27,7 +27,7 @@ struct sbv2_bert {
     float eps;
     const st_tensor *emb;
     layernorm_t ln_emb;
-    conv1d_t conv;
+    bert_lin conv;        /* ConvLayer taps as one W^T [k*H][H+16]: tap kk is rows kk*H.. */
     layernorm_t ln_conv;
     bert_layer *layers;
     st_file st;

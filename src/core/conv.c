@@ -66,6 +66,7 @@ typedef struct tile_args {
     int pf_lines;
     const float *ap;    /* tile_avx512_rows: A's first row of this block, row stride lda */
     size_t lda;
+    void (*post)(float *row, size_t n); /* applied to each stored row piece, or NULL */
 } tile_args;
 
 static void tile_generic(const tile_args *a) {
@@ -88,6 +89,7 @@ static void tile_generic(const tile_args *a) {
         const float *ro = a->res ? a->res + (size_t)co * a->ldy + a->t0 : NULL;
         const float *cb = a->cbias ? a->cbias + a->t0 : NULL;
         for (int j = 0; j < a->n; j++) yo[j] = acc[r][j] + b + (cb ? cb[j] : 0.0f) + (ro ? ro[j] : 0.0f);
+        if (a->post) a->post(yo, (size_t)a->n);
     }
 }
 
@@ -113,6 +115,7 @@ __attribute__((target("avx512f"))) static inline void store_avx512(const tile_ar
             if (ro) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(m, ro + 16 * v));
             _mm512_mask_storeu_ps(yo + 16 * v, m, o);
         }
+        if (a->post) a->post(yo, (size_t)a->n);
     }
 }
 
@@ -145,8 +148,10 @@ __attribute__((target("avx512f"))) static void tile_avx512(const tile_args *a) {
 
 /* The same tile for a plain matrix product, with the 6 rows of A read in
  * place (row stride lda; rows past `rows` repeat the last one and are not
- * stored), so A needs no packing. Same summation order as tile_avx512. */
-__attribute__((target("avx512f"))) static void tile_avx512_rows(const tile_args *a) {
+ * stored), so A needs no packing, and only the nv 16-column vectors the
+ * tile needs are computed (attention products have odd widths). Same
+ * summation order as tile_avx512. */
+__attribute__((target("avx512f"), always_inline)) static inline void rows_nv(const tile_args *a, const int nv) {
     __m512 acc[MR][4];
     for (int r = 0; r < MR; r++)
         for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
@@ -157,17 +162,23 @@ __attribute__((target("avx512f"))) static void tile_avx512_rows(const tile_args 
     for (int ci = 0; ci < a->cin; ci++) {
         const float *xs = a->xp + (size_t)ci * a->ldx + a->t0;
         PF_STEP(a, pfl, pf_per);
-        __m512 x0 = _mm512_loadu_ps(xs), x1 = _mm512_loadu_ps(xs + 16);
-        __m512 x2 = _mm512_loadu_ps(xs + 32), x3 = _mm512_loadu_ps(xs + 48);
+        __m512 x[4];
+        for (int v = 0; v < nv; v++) x[v] = _mm512_loadu_ps(xs + 16 * v);
         for (int r = 0; r < MR; r++) {
             __m512 wv = _mm512_set1_ps(ar[r][ci]);
-            acc[r][0] = _mm512_fmadd_ps(wv, x0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(wv, x1, acc[r][1]);
-            acc[r][2] = _mm512_fmadd_ps(wv, x2, acc[r][2]);
-            acc[r][3] = _mm512_fmadd_ps(wv, x3, acc[r][3]);
+            for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(wv, x[v], acc[r][v]);
         }
     }
     store_avx512(a, acc);
+}
+
+__attribute__((target("avx512f"))) static void tile_avx512_rows(const tile_args *a) {
+    switch ((a->n + 15) / 16) {
+    case 1: rows_nv(a, 1); break;
+    case 2: rows_nv(a, 2); break;
+    case 3: rows_nv(a, 3); break;
+    default: rows_nv(a, 4); break;
+    }
 }
 
 /* 6 x 16 tile: 12 ymm accumulators (the classic AVX2 sgemm shape). */
@@ -197,6 +208,7 @@ __attribute__((target("avx2,fma"))) static void tile_avx2(const tile_args *a) {
         _mm256_storeu_ps(tmp, acc[r][0]);
         _mm256_storeu_ps(tmp + 8, acc[r][1]);
         for (int j = 0; j < a->n; j++) yo[j] = tmp[j] + b + (cb ? cb[j] : 0.0f) + (ro ? ro[j] : 0.0f);
+        if (a->post) a->post(yo, (size_t)a->n);
     }
 }
 #endif
@@ -259,7 +271,7 @@ static int run_tiles(const conv_job *j, isa_t isa, int nr, const float *xp, size
         int tt = (int)(w / blocks), b = (int)(w % blocks);
         tile_args a = {j->packed + (size_t)b * j->cin * j->k * MR, xp, ldx, j->cin, j->k, j->dil, j->bias, NULL, j->res,
                        j->y, (size_t)j->tout, b * MR, j->cout - b * MR < MR ? j->cout - b * MR : MR, tt * nr,
-                       j->tout - tt * nr < nr ? j->tout - tt * nr : nr, NULL, 0, 0, NULL, 0};
+                       j->tout - tt * nr < nr ? j->tout - tt * nr : nr, NULL, 0, 0, NULL, 0, NULL};
         tile_run(isa, &a);
     }
     return 0;
@@ -333,65 +345,74 @@ static void pack_block(const float *a, size_t lda, int M, int K, int b, float *d
     }
 }
 
+/* Thread tid of nth's share of conv_gemm (see below). */
+static void gemm_part(const gemm_job *g, isa_t isa, int nr, int kc, int tid, int nth) {
+    const int M = g->M, K = g->K, N = g->N, nks = (K + kc - 1) / kc;
+    const int blocks = (M + MR - 1) / MR, tiles = (N + nr - 1) / nr;
+    const long units = (long)tiles * nks, work = units * blocks;
+    float *pk = g->pack_buf;
+    const int direct = isa == ISA_AVX512; /* A read in place; the other kernels take it packed */
+    if (!direct) {
+        for (int b = tid; b < blocks; b += nth) pack_block(g->a, g->lda, M, K, b, pk + (size_t)b * K * MR);
+#pragma omp barrier
+    }
+    /* this thread's contiguous share of (panel, K slice, block) items: a
+       kc x 64 piece of B is read from memory by the first block and from
+       cache by the rest, which meanwhile prefetch the next piece */
+    const long w0 = work * tid / nth, w1 = work * (tid + 1) / nth;
+    for (long w = w0; w < w1; w++) {
+        const long u = w / blocks;
+        const int tt = (int)(u / nks), ks = (int)(u % nks), b = (int)(w % blocks);
+        const int k0 = ks * kc, kn = K - k0 < kc ? K - k0 : kc;
+        const int acc = g->accumulate || ks > 0;
+        tile_args a = {pk + (size_t)b * K * MR + (size_t)k0 * MR, g->b + (size_t)k0 * g->ldb, g->ldb, kn, 1, 1, NULL,
+                       ks == 0 ? g->cbias : NULL, acc ? g->c : NULL, g->c, g->ldc, b * MR,
+                       M - b * MR < MR ? M - b * MR : MR, tt * nr, N - tt * nr < nr ? N - tt * nr : nr, NULL, 0, 0,
+                       g->a + (size_t)b * MR * g->lda + k0, g->lda, ks == nks - 1 ? g->post : NULL};
+        if (g->prefetch && isa == ISA_AVX512 && u + 1 < units && (u + 1) * blocks < w1) {
+            /* blocks 1.. each fetch a share of the next piece's rows (a lone block
+               fetches them all) */
+            const int helpers = blocks > 1 ? blocks - 1 : 1, me = blocks > 1 ? b - 1 : 0;
+            const int nt_ = (int)((u + 1) / nks), nk0 = (int)((u + 1) % nks) * kc, nkn = K - nk0 < kc ? K - nk0 : kc;
+            const int per = (nkn + helpers - 1) / helpers, r0 = me * per, r1 = r0 + per < nkn ? r0 + per : nkn;
+            if (me >= 0 && r1 > r0) {
+                a.pf = g->b + (size_t)(nk0 + r0) * g->ldb + (size_t)nt_ * nr;
+                a.pf_ld = g->ldb;
+                a.pf_lines = 4 * (r1 - r0);
+            }
+        }
+#ifdef SBV2_X86
+        if (direct) tile_avx512_rows(&a);
+        else
+#endif
+            tile_run(isa, &a);
+    }
+}
+
 int conv_gemm(const gemm_job *g) {
     const isa_t isa = detect_isa();
     const int nr = isa == ISA_AVX2 ? 16 : 64, M = g->M, K = g->K, N = g->N;
-    const int kc = g->kc > 0 && g->kc < K ? g->kc : K, nks = (K + kc - 1) / kc;
-    const int blocks = (M + MR - 1) / MR, tiles = (N + nr - 1) / nr;
-    const long units = (long)tiles * nks, work = units * blocks;
+    const int kc = g->kc > 0 && g->kc < K ? g->kc : K;
     int nt = g->n_threads > 0 ? g->n_threads : 1;
-    if (work < 2 || (double)M * K * N < 2e5) nt = 1;
-    if (M <= 0 || N <= 0) return 0;
-    float *pk = g->pack_buf;
-    const int direct = isa == ISA_AVX512; /* A read in place; the other kernels take it packed */
-#pragma omp parallel num_threads(nt) if (nt > 1)
+    if ((double)M * K * N < 2e5 || ((M + MR - 1) / MR) * ((N + nr - 1) / nr) < 2) nt = 1;
+    if (M <= 0 || N <= 0 || K <= 0) return 0;
+    if (nt == 1) { /* no parallel region: attention heads call this many times */
+        gemm_part(g, isa, nr, kc, 0, 1);
+        return 0;
+    }
+#pragma omp parallel num_threads(nt)
     {
 #ifdef _OPENMP
-        const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+        gemm_part(g, isa, nr, kc, omp_get_thread_num(), omp_get_num_threads());
 #else
-        const int tid = 0, nth = 1;
+        gemm_part(g, isa, nr, kc, 0, 1);
 #endif
-        if (!direct) {
-            for (int b = tid; b < blocks; b += nth) pack_block(g->a, g->lda, M, K, b, pk + (size_t)b * K * MR);
-#pragma omp barrier
-        }
-        /* this thread's contiguous share of (panel, K slice, block) items: a
-           kc x 64 piece of B is read from memory by the first block and from
-           cache by the rest, which meanwhile prefetch the next piece */
-        const long w0 = work * tid / nth, w1 = work * (tid + 1) / nth;
-        for (long w = w0; w < w1; w++) {
-            const long u = w / blocks;
-            const int tt = (int)(u / nks), ks = (int)(u % nks), b = (int)(w % blocks);
-            const int k0 = ks * kc, kn = K - k0 < kc ? K - k0 : kc;
-            const int acc = g->accumulate || ks > 0;
-            tile_args a = {pk + (size_t)b * K * MR + (size_t)k0 * MR, g->b + (size_t)k0 * g->ldb, g->ldb, kn, 1, 1, NULL,
-                           ks == 0 ? g->cbias : NULL, acc ? g->c : NULL, g->c, g->ldc, b * MR,
-                           M - b * MR < MR ? M - b * MR : MR, tt * nr, N - tt * nr < nr ? N - tt * nr : nr, NULL, 0, 0,
-                           g->a + (size_t)b * MR * g->lda + k0, g->lda};
-            if (g->prefetch && isa == ISA_AVX512 && u + 1 < units && (u + 1) * blocks < w1) {
-                /* blocks 1.. each fetch a share of the next piece's rows (a lone block
-                   fetches them all) */
-                const int helpers = blocks > 1 ? blocks - 1 : 1, me = blocks > 1 ? b - 1 : 0;
-                const int nt_ = (int)((u + 1) / nks), nk0 = (int)((u + 1) % nks) * kc, nkn = K - nk0 < kc ? K - nk0 : kc;
-                const int per = (nkn + helpers - 1) / helpers, r0 = me * per, r1 = r0 + per < nkn ? r0 + per : nkn;
-                if (me >= 0 && r1 > r0) {
-                    a.pf = g->b + (size_t)(nk0 + r0) * g->ldb + (size_t)nt_ * nr;
-                    a.pf_ld = g->ldb;
-                    a.pf_lines = 4 * (r1 - r0);
-                }
-            }
-#ifdef SBV2_X86
-            if (direct) tile_avx512_rows(&a);
-            else
-#endif
-                tile_run(isa, &a);
-        }
     }
     return 0;
 }
 
 int conv_matmul(const float *a, int M, int K, const float *b, size_t ldb, int N, float *c, float *pack_buf, int nt) {
-    gemm_job g = {a, (size_t)K, M, K, b, ldb, N, c, (size_t)N, NULL, 0, 0, 0, pack_buf, nt};
+    gemm_job g = {a, (size_t)K, M, K, b, ldb, N, c, (size_t)N, NULL, 0, 0, 0, pack_buf, nt, NULL};
     return conv_gemm(&g);
 }
 

@@ -80,6 +80,7 @@ typedef struct gemm_job {
     int prefetch;
     float *pack_buf;
     int n_threads;
+    void (*post)(float *row, size_t n); /* or NULL: applied to each finished output row piece */
 } gemm_job;
 int conv_gemm(const gemm_job *g);
 /* Measured fp32 FMA throughput of this CPU with the kernel's ISA (GFLOP/s),
