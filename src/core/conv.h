@@ -83,7 +83,7 @@ typedef struct gemm_job {
     void (*post)(float *row, size_t n); /* or NULL: applied to each finished output row piece */
 } gemm_job;
 int conv_gemm(const gemm_job *g);
-/* Measured fp32 FMA throughput of this CPU with the kernel's ISA (GFLOP/s),
+/* Measured fp32 rate of this kernel on an in-cache product (GFLOP/s),
  * using n_threads threads for about `seconds`. */
 double conv_fma_peak_gflops(int n_threads, double seconds);
 

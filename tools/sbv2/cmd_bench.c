@@ -6,7 +6,7 @@
  *  4. for 1 and 2 threads runs sbv2c and ONNX Runtime (Node, full graph
  *     optimisation) alternately, each in its own child process (so peak RSS is
  *     per engine), and prints medians, real-time factors, the ORT/sbv2c ratio,
- *     a per-stage breakdown, decoder GFLOP/s against the measured FMA peak.
+ *     a per-stage breakdown, decoder GFLOP/s against the kernel's measured in-cache rate.
  * `sbv2 bench-run` is the sbv2c child. */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -237,7 +237,7 @@ int cmd_bench(int argc, char **argv) {
     stat(onnx, &sb);
     printf("model: full-size JP-Extra (hidden %d, decoder %d, %lld parameters); load %.0f ms, ONNX export %.0f ms (%.0f MB)\n",
            info.hidden_channels, info.upsample_initial_channel, (long long)info.n_params, t_load, t_export, (double)sb.st_size / 1e6);
-    printf("cpu: %s kernels; measured FMA peak %.0f GFLOP/s (1 thread), %.0f GFLOP/s (2 threads)\n\n", conv_isa_name(),
+    printf("cpu: %s kernels; kernel peak (in-cache product) %.0f GFLOP/s (1 thread), %.0f GFLOP/s (2 threads)\n\n", conv_isa_name(),
            conv_fma_peak_gflops(1, 0.3), conv_fma_peak_gflops(2, 0.3));
     double peak[3] = {0, conv_fma_peak_gflops(1, 0.2), conv_fma_peak_gflops(2, 0.2)};
     sbv2_model_free(m);
@@ -311,7 +311,7 @@ int cmd_bench(int argc, char **argv) {
     printf("\nmedians over %llu rounds x %llu runs, engines alternating, each round in a fresh process;\n"
            "RTF = inference time / audio duration; RSS = peak resident set of the engine's process;\n"
            "decoder GFLOP/s counts direct-convolution FLOPs (what a dense engine computes): above 100 %% of\n"
-           "the FMA peak means the FFT and Winograd kernels needed fewer multiplications.\n",
+           "the kernel peak means the FFT and Winograd kernels needed fewer multiplications.\n",
            (unsigned long long)rounds, (unsigned long long)reps);
     return 0;
 }
