@@ -106,22 +106,6 @@ static void linear(lctx *c, bert_lin *l, int out, int in, const char *fmt, int l
 
 static void add_par(float *y, const float *x, size_t n, int nt);
 
-/* LayerNorm of every row of x [T][C] (token-major), in place */
-static void ln_rows(const layernorm_t *ln, float *x, int T, int nt) {
-    const int C = ln->c;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && T > 8)
-    for (int t = 0; t < T; t++) {
-        float *r = x + (size_t)t * C;
-        double mean = 0, var = 0;
-        for (int c = 0; c < C; c++) mean += r[c];
-        mean /= C;
-        for (int c = 0; c < C; c++) var += (r[c] - mean) * (r[c] - mean);
-        var /= C;
-        const float inv = (float)(1.0 / sqrt(var + ln->eps)), m = (float)mean;
-        for (int c = 0; c < C; c++) r[c] = (r[c] - m) * inv * ln->gamma[c] + ln->beta[c];
-    }
-}
-
 /* Exact-form GELU, 0.5 x (1 + erf(x / sqrt 2)), in a form the compiler
  * vectorises: erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7) over an
  * exp of 2^k times a degree-6 polynomial (relative error ~1e-7), so the
@@ -142,6 +126,33 @@ static inline float exp_neg(float x) {
     float scale;
     memcpy(&scale, &sbits, 4);
     return p * scale;
+}
+
+/* LayerNorm of one row (two passes, sums in 16 lanes so the loops vectorise) */
+BERT_CLONES static void ln_row(const layernorm_t *ln, float *restrict r) {
+    const int C = ln->c;
+    float p[16] = {0}, q[16] = {0};
+    int c = 0;
+    for (; c + 16 <= C; c += 16)
+        for (int u = 0; u < 16; u++) p[u] += r[c + u];
+    for (; c < C; c++) p[0] += r[c];
+    float mean = 0.0f;
+    for (int u = 0; u < 16; u++) mean += p[u];
+    mean /= (float)C;
+    for (c = 0; c + 16 <= C; c += 16)
+        for (int u = 0; u < 16; u++) q[u] += (r[c + u] - mean) * (r[c + u] - mean);
+    for (; c < C; c++) q[0] += (r[c] - mean) * (r[c] - mean);
+    float var = 0.0f;
+    for (int u = 0; u < 16; u++) var += q[u];
+    const float inv = 1.0f / sqrtf(var / (float)C + ln->eps);
+    const float *restrict gm = ln->gamma, *restrict bt = ln->beta;
+    for (c = 0; c < C; c++) r[c] = (r[c] - mean) * inv * gm[c] + bt[c];
+}
+
+/* LayerNorm of every row of x [T][C] (token-major), in place */
+static void ln_rows(const layernorm_t *ln, float *x, int T, int nt) {
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && T > 8)
+    for (int t = 0; t < T; t++) ln_row(ln, x + (size_t)t * ln->c);
 }
 
 BERT_CLONES static void gelu_rows(float *restrict x, size_t n) {
@@ -412,13 +423,14 @@ typedef struct {
     int T, wb;           /* band width (floats per row) */
     int *lo_c, *lo_p;    /* first table row of each 6-row block: c2p (query blocks), p2c (key blocks) */
     int *wc, *wp;        /* their run lengths */
-    int *oc, *op;        /* [T][T] offsets into the c2p / p2c bands */
+    int *ri;             /* [2T-1]: table row of relative position d at ri[d + T - 1] */
+    int *pbase;          /* [T]: key j's p2c band row, minus its block's first table row */
 } bert_band;
 
 #define BAND_ROWS 6
 #define R16(n) (((n) + 15) & ~15)
 
-static void band_free(bert_band *bd) { free(bd->lo_c), free(bd->lo_p), free(bd->wc), free(bd->wp), free(bd->oc), free(bd->op); }
+static void band_free(bert_band *bd) { free(bd->lo_c), free(bd->lo_p), free(bd->wc), free(bd->wp), free(bd->ri), free(bd->pbase); }
 
 static int band_init(const sbv2_bert *b, int T, bert_band *bd) {
     const int nb = (T + BAND_ROWS - 1) / BAND_ROWS;
@@ -426,8 +438,8 @@ static int band_init(const sbv2_bert *b, int T, bert_band *bd) {
     bd->T = T;
     bd->lo_c = malloc(sizeof(int) * nb), bd->lo_p = malloc(sizeof(int) * nb);
     bd->wc = malloc(sizeof(int) * nb), bd->wp = malloc(sizeof(int) * nb);
-    bd->oc = malloc(sizeof(int) * (size_t)T * T), bd->op = malloc(sizeof(int) * (size_t)T * T);
-    if (!bd->lo_c || !bd->lo_p || !bd->wc || !bd->wp || !bd->oc || !bd->op) return -1;
+    bd->ri = malloc(sizeof(int) * (size_t)(2 * T - 1)), bd->pbase = malloc(sizeof(int) * (size_t)T);
+    if (!bd->lo_c || !bd->lo_p || !bd->wc || !bd->wp || !bd->ri || !bd->pbase) return -1;
     for (int k = 0; k < nb; k++) {
         const int r0 = k * BAND_ROWS, r1 = (r0 + BAND_ROWS < T ? r0 + BAND_ROWS : T) - 1;
         /* idx is non-decreasing in i - j: query rows r0..r1 meet i - j in [r0 - (T-1), r1];
@@ -439,12 +451,8 @@ static int band_init(const sbv2_bert *b, int T, bert_band *bd) {
         if (bd->wp[k] > bd->wb) bd->wb = bd->wp[k];
     }
     bd->wb = R16(bd->wb);
-    for (int i = 0; i < T; i++)
-        for (int j = 0; j < T; j++) {
-            const int r = bert_rel_index(b, i - j);
-            bd->oc[i * T + j] = i * bd->wb + r - bd->lo_c[i / BAND_ROWS];
-            bd->op[i * T + j] = j * bd->wb + r - bd->lo_p[j / BAND_ROWS];
-        }
+    for (int d = -(T - 1); d < T; d++) bd->ri[d + T - 1] = bert_rel_index(b, d);
+    for (int j = 0; j < T; j++) bd->pbase[j] = j * bd->wb - bd->lo_p[j / BAND_ROWS];
     return 0;
 }
 
@@ -452,6 +460,21 @@ static int band_init(const sbv2_bert *b, int T, bert_band *bd) {
 static size_t head_floats(int T, int D, int wb) {
     const size_t p = conv_packed_size(T, T > D ? T : D, 1);
     return (size_t)D * (R16(T) + 64) + R16((size_t)T * T) + 2 * (size_t)T * wb + R16(p);
+}
+
+/* s[i][j] = (s[i][j] + c2p band[i][row(i-j)] + p2c band[j][row(i-j)]) * scale */
+BERT_CLONES static void add_positions(float *restrict s, const float *restrict cb, const float *restrict pb, const bert_band *bd,
+                                      float scale) {
+    const int T = bd->T;
+    for (int i = 0; i < T; i++) {
+        const int *restrict rr = bd->ri + (T - 1) + i; /* rr[-j]: table row of i - j */
+        const float *restrict ci = cb ? cb + (size_t)i * bd->wb - bd->lo_c[i / BAND_ROWS] : NULL;
+        float *restrict si = s + (size_t)i * T;
+        if (ci && pb)
+            for (int j = 0; j < T; j++) si[j] = (si[j] + ci[rr[-j]] + pb[bd->pbase[j] + rr[-j]]) * scale;
+        else
+            for (int j = 0; j < T; j++) si[j] = (si[j] + (ci ? ci[rr[-j]] : 0.0f) + (pb ? pb[bd->pbase[j] + rr[-j]] : 0.0f)) * scale;
+    }
 }
 
 /* One head h: qkv [T][3HD] rows (q, k, v side by side); ctx [T][HD] gets
@@ -481,13 +504,7 @@ static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qk
             conv_gemm(&c);
         }
     }
-    const float inv = 1.0f / sqrtf((float)D * (float)(1 + b->c2p + b->p2c));
-    for (size_t e = 0; e < (size_t)T * T; e++) {
-        float a = s[e];
-        if (b->c2p) a += cb[bd->oc[e]];
-        if (b->p2c) a += pb[bd->op[e]];
-        s[e] = a * inv;
-    }
+    add_positions(s, b->c2p ? cb : NULL, b->p2c ? pb : NULL, bd, 1.0f / sqrtf((float)D * (float)(1 + b->c2p + b->p2c)));
     softmax_rows(s, T);
     gemm_job o = {s, (size_t)T, T, T, v, ld3, D, ctx + (size_t)h * D, (size_t)HD, NULL, 0, 0, 0, pk, 1, NULL};
     conv_gemm(&o);
@@ -503,7 +520,7 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     /* x: the running state [T][H]; qkv [T][3HD] (+64 readable floats); ctx [T][HD]; a: FFN [T][I] */
     float *e0 = conv_alloc((size_t)H * (T + b->conv_k - 1)), *qkv = conv_alloc((size_t)3 * HD * T + 64);
     float *ctx = conv_alloc((size_t)HD * T), *a = conv_alloc((size_t)(I > H ? I : H) * T);
-    float *hb = conv_alloc(per_head * (size_t)b->heads), *pk = conv_alloc(conv_packed_size(T, kc, 1));
+    float *hb = conv_alloc(per_head * (size_t)nt), *pk = conv_alloc(conv_packed_size(T, kc, 1));
     float *x = out;
     int rc = SBV2_OK;
     if (band_rc || !e0 || !qkv || !ctx || !a || !hb || !pk) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); goto done; }
@@ -523,7 +540,7 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
         const bert_layer *L = &b->layers[l];
         lin(&L->qkv, x, T, qkv, 0, pk, nt, NULL);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
-        for (int h = 0; h < b->heads; h++) head(b, L, h, qkv, &bd, ctx, hb + per_head * (size_t)h);
+        for (int h = 0; h < b->heads; h++) head(b, L, h, qkv, &bd, ctx, conv_thread_slice(hb, per_head));
         /* attention output: LayerNorm(x + dense(ctx)) */
         lin(&L->o, ctx, T, x, 1, pk, nt, NULL);
         ln_rows(&L->ln_att, x, T, nt);
