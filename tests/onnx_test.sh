@@ -85,5 +85,32 @@ for bdir in "$GOLDEN"/bert/*/; do
     done
 done
 
+# Odd-sized random DeBERTa-v2 models (heads of 18 and 20, log buckets and plain
+# clamped positions, a 2100-wide FFN that goes in K slices, 5- and 1-tap
+# ConvLayer): sbv2c's forward pass (1 and 2 threads) against ONNX Runtime on
+# their exports, long texts (past the buckets) and short ones.
+long=""; short=""
+for i in $(seq 0 149); do long="$long$(printf "\\u$(printf %x $((0x4e00 + (i * 37) % 290)))")"; done
+for i in 0 3 9 27 81 243 7; do short="$short$(printf "\\u$(printf %x $((0x4e00 + i)))")"; done
+for cfg in "--hidden 72 --heads 4 --head-size 18 --layers 5 --intermediate 2100 --buckets 16 --max-relative 64 --conv-kernel 5" \
+           "--hidden 40 --heads 3 --head-size 20 --layers 4 --intermediate 96 --buckets 0 --max-relative 24 --conv-kernel 1"; do
+    bd=$TMP/bert_rand
+    rm -rf "$bd"
+    # shellcheck disable=SC2086
+    if ! "$SBV2" testmodel-bert "$bd" $cfg --vocab 300 --seed 5 >"$TMP/log" 2>&1 || ! "$SBV2" convert-bert "$bd" -o "$bd.onnx" --force >>"$TMP/log" 2>&1; then
+        bad "random bert ($cfg): $(cat "$TMP/log")"; continue
+    fi
+    for text in "$long" "$short"; do
+        for th in 1 2; do
+            what="random bert ($cfg), ${#text} chars, $th threads"
+            if "$SBV2" bert "$bd" --text "$text" --ids --layer-output "$TMP/st.npy" --threads $th >"$TMP/out" 2>"$TMP/log" &&
+               tail -1 "$TMP/out" >"$TMP/ids.json" &&
+               (cd "$ORT" && node bert_ids.js "$bd.onnx" "$TMP/ids.json" "$TMP/ort.npy") >>"$TMP/log" 2>&1 &&
+               "$CMP" "$TMP/ort.npy" "$TMP/st.npy" 1e-4 >"$TMP/cmp" 2>&1; then ok "$what: $(cat "$TMP/cmp")"
+            else bad "$what: $(cat "$TMP/log" "$TMP/cmp" 2>/dev/null)"; fi
+        done
+    done
+done
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

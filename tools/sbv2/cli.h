@@ -17,6 +17,15 @@ int cmd_convert_bert(int argc, char **argv);
 
 int cmd_bench_bert(int argc, char **argv);
 int cmd_bench_bert_run(int argc, char **argv);
+int cmd_testmodel_bert(int argc, char **argv);
+
+/* Sizes of a random-weight DeBERTa-v2 test model (cmd_testmodel_bert.c). */
+typedef struct bert_dims {
+    int hidden, heads, head_size, layers, intermediate, vocab, buckets, max_relative, conv_kernel;
+} bert_dims;
+extern const bert_dims BERT_REAL_DIMS; /* ku-nlp/deberta-v2-large-japanese-char-wwm */
+/* Writes config.json, vocab.txt and fp16 model.safetensors into dir; 0 or -1. */
+int bert_write_test_model(const char *dir, const bert_dims *d, uint64_t seed);
 
 /* Benchmark helpers (cmd_bench.c): a child's last stdout line as JSON and its
  * peak RSS; the median of n values (sorted in place). */

@@ -20,111 +20,6 @@
 #define SBV2_SOURCE_DIR "."
 #endif
 
-static uint16_t to_half(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    const uint32_t sign = (x >> 16) & 0x8000;
-    int e = (int)((x >> 23) & 0xff) - 127 + 15;
-    uint32_t m = x & 0x7fffff;
-    if (e <= 0) return (uint16_t)sign; /* tiny: zero */
-    if (e >= 31) return (uint16_t)(sign | 0x7c00);
-    return (uint16_t)(sign | (uint32_t)e << 10 | (m + 0x1000) >> 13);
-}
-
-typedef struct { char name[160]; int ndim; int64_t shape[3]; int kind; } wdesc; /* kind 0 random, 1 ones, 2 zeros */
-
-/* The real configuration, random fp16 weights, a vocabulary of CJK characters. */
-static int write_model(const char *dir) {
-    enum { H = 1024, L = 24, I = 4096, V = 22012, P2 = 512 };
-    char p[4200];
-    mkdir(dir, 0755);
-    snprintf(p, sizeof p, "%s/config.json", dir);
-    FILE *f = fopen(p, "w");
-    if (!f) return -1;
-    fprintf(f, "{\"architectures\": [\"DebertaV2ForMaskedLM\"], \"attention_head_size\": 64, \"conv_act\": \"gelu\",\n"
-               " \"conv_kernel_size\": 3, \"hidden_act\": \"gelu\", \"hidden_size\": %d, \"intermediate_size\": %d,\n"
-               " \"layer_norm_eps\": 1e-07, \"max_position_embeddings\": 512, \"max_relative_positions\": -1,\n"
-               " \"model_type\": \"deberta-v2\", \"norm_rel_ebd\": \"layer_norm\", \"num_attention_heads\": 16,\n"
-               " \"num_hidden_layers\": %d, \"pad_token_id\": 0, \"pos_att_type\": [\"p2c\", \"c2p\"],\n"
-               " \"position_biased_input\": false, \"position_buckets\": 256, \"relative_attention\": true,\n"
-               " \"share_att_key\": true, \"torch_dtype\": \"float16\", \"type_vocab_size\": 0, \"vocab_size\": %d}\n",
-            H, I, L, V);
-    fclose(f);
-    snprintf(p, sizeof p, "%s/vocab.txt", dir);
-    f = fopen(p, "w");
-    if (!f) return -1;
-    fprintf(f, "[PAD]\n[CLS]\n[SEP]\n[UNK]\n[MASK]\n");
-    for (uint32_t c = 0x4e00; c < 0x4e00 + V - 5; c++)
-        fprintf(f, "%c%c%c\n", 0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f));
-    fclose(f);
-    /* tensor list */
-    wdesc *w = calloc(16 * L + 16, sizeof *w);
-    int n = 0;
-#define ADD(K, ND, A, B, C, ...) do { snprintf(w[n].name, sizeof w[n].name, __VA_ARGS__); w[n].ndim = ND; w[n].shape[0] = A; w[n].shape[1] = B; w[n].shape[2] = C; w[n].kind = K; n++; } while (0)
-    ADD(0, 2, V, H, 0, "deberta.embeddings.word_embeddings.weight");
-    ADD(1, 1, H, 0, 0, "deberta.embeddings.LayerNorm.weight");
-    ADD(2, 1, H, 0, 0, "deberta.embeddings.LayerNorm.bias");
-    ADD(0, 2, P2, H, 0, "deberta.encoder.rel_embeddings.weight");
-    ADD(1, 1, H, 0, 0, "deberta.encoder.LayerNorm.weight");
-    ADD(2, 1, H, 0, 0, "deberta.encoder.LayerNorm.bias");
-    ADD(0, 3, H, H, 3, "deberta.encoder.conv.conv.weight");
-    ADD(0, 1, H, 0, 0, "deberta.encoder.conv.conv.bias");
-    ADD(1, 1, H, 0, 0, "deberta.encoder.conv.LayerNorm.weight");
-    ADD(2, 1, H, 0, 0, "deberta.encoder.conv.LayerNorm.bias");
-    for (int l = 0; l < L; l++) {
-        const char *lin[6] = {"attention.self.query_proj", "attention.self.key_proj", "attention.self.value_proj",
-                              "attention.output.dense", "intermediate.dense", "output.dense"};
-        const int outd[6] = {H, H, H, H, I, H}, ind[6] = {H, H, H, H, H, I};
-        for (int k = 0; k < 6; k++) {
-            ADD(0, 2, outd[k], ind[k], 0, "deberta.encoder.layer.%d.%s.weight", l, lin[k]);
-            ADD(0, 1, outd[k], 0, 0, "deberta.encoder.layer.%d.%s.bias", l, lin[k]);
-        }
-        ADD(1, 1, H, 0, 0, "deberta.encoder.layer.%d.attention.output.LayerNorm.weight", l);
-        ADD(2, 1, H, 0, 0, "deberta.encoder.layer.%d.attention.output.LayerNorm.bias", l);
-        ADD(1, 1, H, 0, 0, "deberta.encoder.layer.%d.output.LayerNorm.weight", l);
-        ADD(2, 1, H, 0, 0, "deberta.encoder.layer.%d.output.LayerNorm.bias", l);
-    }
-#undef ADD
-    /* safetensors header */
-    size_t hcap = (size_t)n * 256 + 64, hl = 0, off = 0;
-    char *hdr = malloc(hcap);
-    if (!hdr) { free(w); return -1; }
-    hl += (size_t)snprintf(hdr + hl, hcap - hl, "{");
-    for (int i = 0; i < n; i++) {
-        size_t numel = 1;
-        for (int d = 0; d < w[i].ndim; d++) numel *= (size_t)w[i].shape[d];
-        hl += (size_t)snprintf(hdr + hl, hcap - hl, "%s\"%s\":{\"dtype\":\"F16\",\"shape\":[", i ? "," : "", w[i].name);
-        for (int d = 0; d < w[i].ndim; d++) hl += (size_t)snprintf(hdr + hl, hcap - hl, "%s%lld", d ? "," : "", (long long)w[i].shape[d]);
-        hl += (size_t)snprintf(hdr + hl, hcap - hl, "],\"data_offsets\":[%zu,%zu]}", off, off + 2 * numel);
-        off += 2 * numel;
-    }
-    hl += (size_t)snprintf(hdr + hl, hcap - hl, "}");
-    while (hl % 8) hdr[hl++] = ' ';
-    snprintf(p, sizeof p, "%s/model.safetensors", dir);
-    f = fopen(p, "wb");
-    int rc = f ? 0 : -1;
-    uint64_t hl64 = hl;
-    if (f) fwrite(&hl64, 8, 1, f), fwrite(hdr, 1, hl, f);
-    sbv2_rng rng;
-    sbv2_rng_seed(&rng, 2024);
-    float *buf = malloc(sizeof(float) * (1 << 20));
-    uint16_t *hb = malloc(sizeof(uint16_t) * (1 << 20));
-    for (int i = 0; f && buf && hb && i < n; i++) {
-        size_t numel = 1;
-        for (int d = 0; d < w[i].ndim; d++) numel *= (size_t)w[i].shape[d];
-        for (size_t done = 0; done < numel;) {
-            size_t c = numel - done < (1 << 20) ? numel - done : (1 << 20);
-            if (w[i].kind == 0) sbv2_rng_normal(&rng, buf, c);
-            for (size_t k = 0; k < c; k++) hb[k] = to_half(w[i].kind == 0 ? buf[k] * 0.02f : w[i].kind == 1 ? 1.0f : 0.0f);
-            if (fwrite(hb, 2, c, f) != c) rc = -1;
-            done += c;
-        }
-    }
-    if (f && fclose(f) != 0) rc = -1;
-    free(buf), free(hb), free(hdr), free(w);
-    return rc;
-}
-
 /* child: sbv2 bench-bert-run BERT_DIR IDS.npy THREADS REPS */
 int cmd_bench_bert_run(int argc, char **argv) {
     uint64_t th = 1, reps = 1;
@@ -207,7 +102,7 @@ int cmd_bench_bert(int argc, char **argv) {
     printf("sbv2 bench-bert: working in %s\n", dir);
     struct stat sb;
     snprintf(self, sizeof self, "%s/model.safetensors", model);
-    if (stat(self, &sb) != 0 && write_model(model) != 0) { fprintf(stderr, "sbv2 bench-bert: cannot write the model\n"); return 1; }
+    if (stat(self, &sb) != 0 && bert_write_test_model(model, &BERT_REAL_DIMS, 2024) != 0) { fprintf(stderr, "sbv2 bench-bert: cannot write the model\n"); return 1; }
     if (stat(onnx, &sb) != 0) {
         sbv2_error err = {0};
         sbv2_bert *b = sbv2_bert_load(model, NULL, &err);

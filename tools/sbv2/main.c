@@ -29,6 +29,8 @@ static void usage(FILE *fp) {
             "      export the BERT as SBV2's convert_bert_onnx.py does (input_ids, attention_mask -> output)\n"
             "  sbv2 bench-bert [--rounds N] [--reps N] [--threads N]\n"
             "      time the BERT against ONNX Runtime on a full-size random DeBERTa-v2\n"
+            "  sbv2 testmodel-bert OUTDIR [--hidden N] [--heads N] [--layers N] ...\n"
+            "      write a random-weight DeBERTa-v2 folder of any size (tests)\n"
             "  sbv2 bench [--rounds N] [--reps N]\n"
             "      time sbv2c against ONNX Runtime on a full-size random model (a few minutes)\n"
             "  sbv2 testmodel OUTDIR [--size tiny|full] [--arch jp-extra|multilingual] [--seed N]\n"
@@ -67,6 +69,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "convert-bert")) return cmd_convert_bert(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench-bert")) return cmd_bench_bert(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench-bert-run")) return cmd_bench_bert_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "testmodel-bert")) return cmd_testmodel_bert(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench-run")) return cmd_bench_run(argc - 1, argv + 1);
     fprintf(stderr, "sbv2: unknown command '%s'\n\n", cmd);
     usage(stderr);
