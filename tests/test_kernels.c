@@ -119,7 +119,8 @@ int main(void) {
        K slices, accumulate, column bias, prefetch, 1 and 2 threads */
     const int gs[][5] = {/* M K N kc lda-extra */
                          {1, 1, 1, 0, 0},    {5, 7, 63, 0, 3},     {6, 64, 64, 0, 0},     {13, 100, 130, 0, 5},
-                         {42, 300, 200, 128, 1}, {7, 2500, 70, 1024, 0}, {37, 64, 300, 0, 64}, {61, 33, 1, 0, 2}};
+                         {42, 300, 200, 128, 1}, {7, 2500, 70, 1024, 0}, {37, 64, 300, 0, 64}, {61, 33, 1, 0, 2},
+                         {13, 2500, 130, 1024, 0}};
     for (size_t s = 0; s < sizeof gs / sizeof gs[0]; s++) {
         const int M = gs[s][0], K = gs[s][1], N = gs[s][2], kc = gs[s][3];
         const size_t lda = (size_t)K + gs[s][4], ldb = (size_t)N + 16, ldc = (size_t)N + 3;
@@ -130,7 +131,8 @@ int main(void) {
         sbv2_rng_normal(&rng, B, (K - 1) * ldb + nbr);
         sbv2_rng_normal(&rng, cb, N);
         for (int acc = 0; acc < 2; acc++)
-            for (int nt = 1; nt <= 2; nt++) {
+            for (int nt = 1; nt <= 2; nt++)
+            for (int isa = 0; isa < 3; isa++) {
                 sbv2_rng_normal(&rng, C1, (size_t)M * ldc);
                 for (int i = 0; i < M; i++)
                     for (int j = 0; j < N; j++) {
@@ -139,10 +141,11 @@ int main(void) {
                         C0[i * ldc + j] = (float)v;
                     }
                 gemm_job g = {A, lda, M, K, B, ldb, N, C1, ldc, cb, acc, kc, 1, pk, nt, NULL};
-                conv_gemm(&g);
+                conv_gemm_isa(&g, isa);
                 double e = 0;
                 for (int i = 0; i < M; i++) e = fmax(e, maxdiff(C0 + i * ldc, C1 + i * ldc, N));
-                snprintf(name, sizeof name, "gemm %dx%dx%d kc %d%s %d threads", M, K, N, kc, acc ? " +acc" : "", nt);
+                snprintf(name, sizeof name, "gemm %dx%dx%d kc %d%s %d threads %s", M, K, N, kc, acc ? " +acc" : "", nt,
+                         isa == 0 ? conv_isa_name() : isa == 1 ? "generic" : "avx2 or less");
                 printf("%s: max|d| %.3g\n", name, e);
                 check(name, e, 1e-6 * sqrt((double)K) * 8);
             }

@@ -349,48 +349,61 @@ static void pack_block(const float *a, size_t lda, int M, int K, int b, float *d
 static void gemm_part(const gemm_job *g, isa_t isa, int nr, int kc, int tid, int nth) {
     const int M = g->M, K = g->K, N = g->N, nks = (K + kc - 1) / kc;
     const int blocks = (M + MR - 1) / MR, tiles = (N + nr - 1) / nr;
-    const long units = (long)tiles * nks, work = units * blocks;
     float *pk = g->pack_buf;
     const int direct = isa == ISA_AVX512; /* A read in place; the other kernels take it packed */
     if (!direct) {
         for (int b = tid; b < blocks; b += nth) pack_block(g->a, g->lda, M, K, b, pk + (size_t)b * K * MR);
 #pragma omp barrier
     }
-    /* this thread's contiguous share of (panel, K slice, block) items: a
-       kc x 64 piece of B is read from memory by the first block and from
-       cache by the rest, which meanwhile prefetch the next piece */
-    const long w0 = work * tid / nth, w1 = work * (tid + 1) / nth;
-    for (long w = w0; w < w1; w++) {
-        const long u = w / blocks;
-        const int tt = (int)(u / nks), ks = (int)(u % nks), b = (int)(w % blocks);
-        const int k0 = ks * kc, kn = K - k0 < kc ? K - k0 : kc;
-        const int acc = g->accumulate || ks > 0;
-        tile_args a = {pk + (size_t)b * K * MR + (size_t)k0 * MR, g->b + (size_t)k0 * g->ldb, g->ldb, kn, 1, 1, NULL,
-                       ks == 0 ? g->cbias : NULL, acc ? g->c : NULL, g->c, g->ldc, b * MR,
-                       M - b * MR < MR ? M - b * MR : MR, tt * nr, N - tt * nr < nr ? N - tt * nr : nr, NULL, 0, 0,
-                       g->a + (size_t)b * MR * g->lda + k0, g->lda, ks == nks - 1 ? g->post : NULL};
-        if (g->prefetch && isa == ISA_AVX512 && u + 1 < units && (u + 1) * blocks < w1) {
-            /* blocks 1.. each fetch a share of the next piece's rows (a lone block
-               fetches them all) */
-            const int helpers = blocks > 1 ? blocks - 1 : 1, me = blocks > 1 ? b - 1 : 0;
-            const int nt_ = (int)((u + 1) / nks), nk0 = (int)((u + 1) % nks) * kc, nkn = K - nk0 < kc ? K - nk0 : kc;
-            const int per = (nkn + helpers - 1) / helpers, r0 = me * per, r1 = r0 + per < nkn ? r0 + per : nkn;
-            if (me >= 0 && r1 > r0) {
-                a.pf = g->b + (size_t)(nk0 + r0) * g->ldb + (size_t)nt_ * nr;
-                a.pf_ld = g->ldb;
-                a.pf_lines = 4 * (r1 - r0);
+    /* this thread's contiguous share of (panel, block) output tiles, each with
+       all its K slices (so no two threads accumulate into one tile). Per
+       panel and slice, a kc x 64 piece of B is read from memory by the
+       first block and from cache by the rest, which meanwhile prefetch the
+       next piece. */
+    const long pairs = (long)tiles * blocks, p0 = pairs * tid / nth, p1 = pairs * (tid + 1) / nth;
+    if (p1 <= p0) return;
+    const int tt0 = (int)(p0 / blocks), tt1 = (int)((p1 - 1) / blocks);
+    for (int tt = tt0; tt <= tt1; tt++) {
+        const int b_lo = tt == tt0 ? (int)(p0 % blocks) : 0, b_hi = tt == tt1 ? (int)((p1 - 1) % blocks) + 1 : blocks;
+        for (int ks = 0; ks < nks; ks++) {
+            const int k0 = ks * kc, kn = K - k0 < kc ? K - k0 : kc;
+            const int acc = g->accumulate || ks > 0;
+            /* the next piece this thread reads: the next slice, else the next panel */
+            const int has_next = ks + 1 < nks || tt < tt1;
+            const int ntt = ks + 1 < nks ? tt : tt + 1, nk0 = ks + 1 < nks ? k0 + kc : 0;
+            const int nkn = K - nk0 < kc ? K - nk0 : kc, helpers = b_hi - b_lo > 1 ? b_hi - b_lo - 1 : 1;
+            for (int b = b_lo; b < b_hi; b++) {
+                tile_args a = {pk + (size_t)b * K * MR + (size_t)k0 * MR, g->b + (size_t)k0 * g->ldb, g->ldb, kn, 1, 1, NULL,
+                               ks == 0 ? g->cbias : NULL, acc ? g->c : NULL, g->c, g->ldc, b * MR,
+                               M - b * MR < MR ? M - b * MR : MR, tt * nr, N - tt * nr < nr ? N - tt * nr : nr, NULL, 0, 0,
+                               g->a + (size_t)b * MR * g->lda + k0, g->lda, ks == nks - 1 ? g->post : NULL};
+                /* blocks after the first each fetch a share of the next piece's rows
+                   (a lone block fetches them all) */
+                const int me = b_hi - b_lo > 1 ? b - b_lo - 1 : 0;
+                if (g->prefetch && isa == ISA_AVX512 && has_next && me >= 0) {
+                    const int per = (nkn + helpers - 1) / helpers, r0 = me * per, r1 = r0 + per < nkn ? r0 + per : nkn;
+                    if (r1 > r0) {
+                        a.pf = g->b + (size_t)(nk0 + r0) * g->ldb + (size_t)ntt * nr;
+                        a.pf_ld = g->ldb;
+                        a.pf_lines = 4 * (r1 - r0);
+                    }
+                }
+#ifdef SBV2_X86
+                if (direct) tile_avx512_rows(&a);
+                else
+#endif
+                    tile_run(isa, &a);
             }
         }
-#ifdef SBV2_X86
-        if (direct) tile_avx512_rows(&a);
-        else
-#endif
-            tile_run(isa, &a);
     }
 }
 
-int conv_gemm(const gemm_job *g) {
-    const isa_t isa = detect_isa();
+int conv_gemm(const gemm_job *g) { return conv_gemm_isa(g, 0); }
+
+int conv_gemm_isa(const gemm_job *g, int force) {
+    isa_t isa = detect_isa();
+    if (force == 1) isa = ISA_GENERIC;
+    else if (force == 2 && isa == ISA_AVX512) isa = ISA_AVX2;
     const int nr = isa == ISA_AVX2 ? 16 : 64, M = g->M, K = g->K, N = g->N;
     const int kc = g->kc > 0 && g->kc < K ? g->kc : K;
     int nt = g->n_threads > 0 ? g->n_threads : 1;

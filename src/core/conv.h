@@ -83,6 +83,8 @@ typedef struct gemm_job {
     void (*post)(float *row, size_t n); /* or NULL: applied to each finished output row piece */
 } gemm_job;
 int conv_gemm(const gemm_job *g);
+/* Tests: the same with the portable kernel (force 1) or at most AVX2 (force 2). */
+int conv_gemm_isa(const gemm_job *g, int force);
 /* Measured fp32 rate of this kernel on an in-cache product (GFLOP/s),
  * using n_threads threads for about `seconds`. */
 double conv_fma_peak_gflops(int n_threads, double seconds);
