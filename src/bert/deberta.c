@@ -1,9 +1,10 @@
 /* DeBERTa-v2 as transformers' modeling_deberta_v2.py computes it (eval mode),
  * only as far as SBV2 reads it: hidden_states[-3], so the last two layers are
- * neither loaded nor run. Activations are channel-major [H][T]; the linear
- * layers run on the packed conv kernel. Work that does not depend on the
- * input is done at load: the relative-position table goes through the
- * encoder LayerNorm and every layer's query and key projections once. */
+ * neither loaded nor run. Activations are token-major [T][C]; every product
+ * (linear layers, attention, the ConvLayer taps) runs on conv_gemm, the
+ * generator's register-tiled kernel. Work that does not depend on the input
+ * is done at load: the relative-position table goes through the encoder
+ * LayerNorm and every layer's query and key projections once. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdint.h>

@@ -54,17 +54,19 @@ float *conv_thread_slice(float *base, size_t per_thread);
  * (Winograd, FFT): a[0..pad_l) = 0, a[pad_l + t] = lrelu(x[t], slope),
  * zeros up to lda. */
 void conv_pad_activate_row(const float *x, int T, float slope, int pad_l, size_t lda, float *a);
-/* C [M][N] = A [M][K] x B [K][N] through the packed kernel (a 1x1 conv with M
- * output channels over N steps). B rows have stride ldb >= N + 64 and are
- * readable that far (the lanes past N are computed and dropped); pack_buf holds
- * conv_packed_size(M, K, 1) floats. 0, or -1 when out of memory. */
+/* C [M][N] = A [M][K] x B [K][N], contiguous A and C: conv_gemm without
+ * strides (B rows of stride ldb, readable to the next multiple of 64 columns);
+ * pack_buf holds conv_packed_size(M, K, 1) floats. Returns 0. */
 int conv_matmul(const float *a, int M, int K, const float *b, size_t ldb, int N, float *c, float *pack_buf, int nt);
 /* C = A x B (+ C when accumulate) (+ cbias per column), row-major with
  * strides: A [M][K] (lda), B [K][N] (ldb), C [M][N] (ldc). B rows must be
  * readable up to the next multiple of 64 columns (those lanes are computed
- * and dropped); pack_buf holds conv_packed_size(M, K, 1) floats. prefetch:
- * B is large and cold (weights), so each thread fetches its next 64-column
- * panel while computing the current one. */
+ * and dropped); pack_buf holds conv_packed_size(M, K, 1) floats (only the
+ * AVX2 and portable kernels use it). prefetch: B is large and cold (weights),
+ * so each thread fetches its next 64-column panel while computing the current
+ * one. Needs M, K, N >= 1 (otherwise nothing is written); allocates nothing;
+ * returns 0. The summation order per output is fixed (k ascending, one FMA
+ * chain per K slice, slices added in order), whatever the kernel or threads. */
 typedef struct gemm_job {
     const float *a;
     size_t lda;
