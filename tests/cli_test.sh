@@ -106,7 +106,7 @@ expect_error "bert output needs word2ph" "needs --word2ph" "$SBV2" bert "$BT" --
 check "testmodel-bert" "$SBV2" testmodel-bert "$TMP/tb" --layers 3 --hidden 24 --heads 2 --head-size 12 --intermediate 40
 check "bert on a testmodel-bert folder" "$SBV2" bert "$TMP/tb" --text "一丁七" --word2ph 1,2,2,2,1 --output "$TMP/tb.npy"
 expect_error "testmodel-bert even conv kernel" "odd --conv-kernel" "$SBV2" testmodel-bert "$TMP/tb2" --conv-kernel 2
-expect_error "testmodel-bert bad value" "bad option" "$SBV2" testmodel-bert "$TMP/tb2" --hidden x
+expect_error "testmodel-bert bad value" "bad or incomplete option" "$SBV2" testmodel-bert "$TMP/tb2" --hidden x
 sed -i 's/"conv_kernel_size": 3/"conv_kernel_size": 4/' "$TMP/tb/config.json"
 expect_error "bert rejects an even conv_kernel_size" "must be odd" "$SBV2" bert "$TMP/tb" --text "a"
 

@@ -1,7 +1,6 @@
 /* Random-weight DeBERTa-v2 model folders (config.json, vocab.txt, fp16
  * model.safetensors) of any size, for the BERT benchmark and the tests that
  * check the native forward pass against ONNX Runtime on odd sizes. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,54 +119,46 @@ int bert_write_test_model(const char *dir, const bert_dims *d, uint64_t seed) {
 }
 
 
+static const char k_usage[] =
+    "usage: sbv2 testmodel-bert OUTDIR [--hidden N] [--heads N] [--head-size N] [--layers N]\n"
+    "         [--intermediate N] [--vocab N] [--buckets N] [--max-relative N] [--conv-kernel N] [--seed N]\n"
+    "  Writes a random-weight DeBERTa-v2 folder (config.json, vocab.txt of CJK characters from U+4E00,\n"
+    "  fp16 model.safetensors). Defaults: a tiny model (64 wide, 4 heads of 16, 5 layers, log buckets 16\n"
+    "  up to 64, intermediate 128, vocab 300, 3-tap ConvLayer).\n";
+
 int cmd_testmodel_bert(int argc, char **argv) {
     bert_dims d = {64, 4, 16, 5, 128, 300, 16, 64, 3};
-    uint64_t seed = 1;
-    static const struct option opts[] = {{"hidden", 1, 0, 'H'},     {"heads", 1, 0, 'a'},   {"head-size", 1, 0, 'd'},
-                                         {"layers", 1, 0, 'l'},     {"intermediate", 1, 0, 'i'}, {"vocab", 1, 0, 'v'},
-                                         {"buckets", 1, 0, 'b'},    {"max-relative", 1, 0, 'm'}, {"conv-kernel", 1, 0, 'k'},
-                                         {"seed", 1, 0, 's'},       {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        uint64_t v = 0;
-        if (c == 'h') {
-            printf("usage: sbv2 testmodel-bert OUTDIR [--hidden N] [--heads N] [--head-size N] [--layers N]\n"
-                   "         [--intermediate N] [--vocab N] [--buckets N] [--max-relative N] [--conv-kernel N] [--seed N]\n"
-                   "  Writes a random-weight DeBERTa-v2 folder (config.json, vocab.txt of CJK characters from U+4E00,\n"
-                   "  fp16 model.safetensors). Defaults: a tiny model (64 wide, 4 heads of 16, 5 layers).\n");
-            return 0;
-        }
-        if (c == '?' || (c != 'm' && (!cli_parse_u64(optarg, &v) || v > 1000000))) {
-            fprintf(stderr, "sbv2 testmodel-bert: bad option (see --help)\n");
+    struct { const char *name; int *dst; } ints[] = {
+        {"--hidden", &d.hidden},   {"--heads", &d.heads},         {"--head-size", &d.head_size},
+        {"--layers", &d.layers},   {"--intermediate", &d.intermediate}, {"--vocab", &d.vocab},
+        {"--buckets", &d.buckets}, {"--max-relative", &d.max_relative}, {"--conv-kernel", &d.conv_kernel}};
+    const char *out = NULL;
+    uint64_t seed = 1, v;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        size_t k = 0;
+        while (k < sizeof ints / sizeof ints[0] && strcmp(a, ints[k].name)) k++;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(k_usage, stdout); return 0; }
+        else if (k < sizeof ints / sizeof ints[0] && val && cli_parse_u64(val, &v) && v <= 1000000) *ints[k].dst = (int)v, i++;
+        else if (!strcmp(a, "--seed") && val && cli_parse_u64(val, &seed)) i++;
+        else if (a[0] == '-') {
+            fprintf(stderr, "sbv2 testmodel-bert: bad or incomplete option %s\n%s", a, k_usage);
             return 2;
-        }
-        switch (c) {
-        case 'H': d.hidden = (int)v; break;
-        case 'a': d.heads = (int)v; break;
-        case 'd': d.head_size = (int)v; break;
-        case 'l': d.layers = (int)v; break;
-        case 'i': d.intermediate = (int)v; break;
-        case 'v': d.vocab = (int)v; break;
-        case 'b': d.buckets = (int)v; break;
-        case 'm': d.max_relative = atoi(optarg); break;
-        case 'k': d.conv_kernel = (int)v; break;
-        case 's': seed = v; break;
-        }
+        } else if (!out) out = a;
+        else { fprintf(stderr, "sbv2 testmodel-bert: unexpected argument %s\n", a); return 2; }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "usage: sbv2 testmodel-bert OUTDIR [options] (see --help)\n");
+    if (!out) { fputs(k_usage, stderr); return 2; }
+    if (d.conv_kernel % 2 == 0 || d.layers < 3 || d.vocab < 6 || d.vocab > 40000 || d.hidden < 1 || d.heads < 1 || d.head_size < 1 ||
+        d.intermediate < 1 || (d.buckets < 1 && d.max_relative < 1)) {
+        fprintf(stderr, "sbv2 testmodel-bert: need an odd --conv-kernel, --layers >= 3, --vocab 6..40000, sizes >= 1, "
+                        "and --buckets or --max-relative\n");
         return 2;
     }
-    if (d.conv_kernel % 2 == 0 || d.layers < 3 || d.vocab < 6 || (d.buckets < 1 && d.max_relative < 1)) {
-        fprintf(stderr, "sbv2 testmodel-bert: need an odd --conv-kernel, --layers >= 3, --vocab >= 6, and --buckets or --max-relative\n");
-        return 2;
-    }
-    if (bert_write_test_model(argv[optind], &d, seed) != 0) {
-        fprintf(stderr, "sbv2 testmodel-bert: cannot write %s\n", argv[optind]);
+    if (bert_write_test_model(out, &d, seed) != 0) {
+        fprintf(stderr, "sbv2 testmodel-bert: cannot write %s\n", out);
         return 1;
     }
-    printf("%s: DeBERTa-v2, hidden %d, %d heads of %d, %d layers, intermediate %d, vocab %d\n", argv[optind], d.hidden,
-           d.heads, d.head_size, d.layers, d.intermediate, d.vocab);
+    printf("%s: DeBERTa-v2, hidden %d, %d heads of %d, %d layers, intermediate %d, vocab %d\n", out, d.hidden, d.heads,
+           d.head_size, d.layers, d.intermediate, d.vocab);
     return 0;
 }
