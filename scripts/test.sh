@@ -11,6 +11,11 @@ if ! command -v npm >/dev/null; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm
 fi
+# Test-time only: QEMU's user mode, to run the AVX2 kernels on any x86-64 CPU.
+if [ "$(uname -m)" = x86_64 ] && ! command -v qemu-x86_64 >/dev/null; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq qemu-user
+fi
 if [ ! -d tests/ort/node_modules/onnxruntime-node ]; then
     (cd tests/ort && npm install --ignore-scripts --no-audit --no-fund --no-package-lock)
 fi

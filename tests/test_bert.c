@@ -10,6 +10,7 @@
 #include "formats/npy.h"
 #include "formats/safetensors.h"
 #include "formats/torch_zip.h"
+#include "core/conv.h"
 #include "sbv2.h"
 #include "test_common.h"
 #include <dirent.h>
@@ -161,6 +162,7 @@ static void same_tensors(const char *dir) {
 }
 
 int main(void) {
+    printf("kernels: %s\n", conv_isa_name()); /* which path the run-time dispatch takes here */
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/bert", SBV2_GOLDEN_DIR);
     golden_dir_or_skip(dir);

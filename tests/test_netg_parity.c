@@ -11,6 +11,7 @@
 
 #include "formats/npy.h"
 #include "model/layers.h"
+#include "core/conv.h"
 #include "sbv2.h"
 #include "test_common.h"
 
@@ -205,6 +206,7 @@ done:
 }
 
 int main(int argc, char **argv) {
+    printf("kernels: %s\n", conv_isa_name()); /* which path the run-time dispatch takes here */
     const char *root = argc > 1 ? argv[1] : SBV2_GOLDEN_DIR "/netg";
     golden_dir_or_skip(root);
     DIR *d = opendir(root);
