@@ -105,6 +105,13 @@ expect_error "bert missing dir" "config.json" "$SBV2" bert "$TMP/nope" --text "a
 expect_error "bert output needs word2ph" "needs --word2ph" "$SBV2" bert "$BT" --text "a" --output "$TMP/x.npy"
 check "testmodel-bert" "$SBV2" testmodel-bert "$TMP/tb" --layers 3 --hidden 24 --heads 2 --head-size 12 --intermediate 40
 check "bert on a testmodel-bert folder" "$SBV2" bert "$TMP/tb" --text "一丁七" --word2ph 1,2,2,2,1 --output "$TMP/tb.npy"
+# the summation order does not depend on the thread count: bit-identical states
+long=""; for i in $(seq 0 99); do long="$long$(printf "\\u$(printf %x $((0x4e00 + (i * 7) % 30)))")"; done
+"$SBV2" testmodel-bert "$TMP/tb4" --hidden 128 --heads 4 --head-size 32 --intermediate 2100 --layers 3 >/dev/null 2>&1
+"$SBV2" bert "$TMP/tb4" --text "$long" --layer-output "$TMP/tb1.npy" --threads 1 >/dev/null 2>&1
+"$SBV2" bert "$TMP/tb4" --text "$long" --layer-output "$TMP/tb3.npy" --threads 3 >/dev/null 2>&1
+if [ -s "$TMP/tb1.npy" ] && cmp -s "$TMP/tb1.npy" "$TMP/tb3.npy"; then ok "bert: 1 and 3 threads bit-identical"
+else bad "bert: 1 and 3 threads bit-identical"; fi
 expect_error "testmodel-bert even conv kernel" "odd --conv-kernel" "$SBV2" testmodel-bert "$TMP/tb2" --conv-kernel 2
 expect_error "testmodel-bert bad value" "bad or incomplete option" "$SBV2" testmodel-bert "$TMP/tb2" --hidden x
 sed -i 's/"conv_kernel_size": 3/"conv_kernel_size": 4/' "$TMP/tb/config.json"
