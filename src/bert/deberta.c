@@ -112,10 +112,6 @@ static void linear(lctx *c, bert_lin *l, int out, int in, const char *fmt, int l
 
 static void add_par(float *y, const float *x, size_t n, int nt);
 
-/* Exact-form GELU, 0.5 x (1 + erf(x / sqrt 2)), in a form the compiler
- * vectorises: erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7) over an
- * exp of 2^k times a degree-6 polynomial (relative error ~1e-7), so the
- * result stays within ~1e-6 of erff's over the range activations take. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define BERT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
@@ -161,6 +157,10 @@ static void ln_rows(const layernorm_t *ln, float *x, int T, int nt) {
     for (int t = 0; t < T; t++) ln_row(ln, x + (size_t)t * ln->c);
 }
 
+/* Exact-form GELU, 0.5 x (1 + erf(x / sqrt 2)), in a form the compiler
+ * vectorises: erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7) over an
+ * exp of 2^k times a degree-6 polynomial (relative error ~1e-7), so the
+ * result stays within ~1e-6 of erff's over the range activations take. */
 BERT_CLONES static void gelu_rows(float *restrict x, size_t n) {
     for (size_t i = 0; i < n; i++) {
         const float v = x[i], z = fabsf(v) * 0.70710678118654752f;
@@ -180,8 +180,6 @@ static void lin(const bert_lin *l, const float *x, int T, float *y, int acc, flo
     gemm_job g = {x, (size_t)l->in, T, l->in, l->wt, l->ld, l->out, y, (size_t)l->out, l->b, acc, l->in > 2 * KC ? KC : 0, 1, pk, nt, post};
     conv_gemm(&g);
 }
-
-
 
 static void lnorm(lctx *c, layernorm_t *ln, int ch, const char *fmt, int layer) {
     char n[200], a[220], b2[220];
@@ -318,11 +316,18 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
     if (!c.rc) lnorm(&c, &ln_rel, H, "encoder.LayerNorm", 0);
     float *Rt = R ? malloc(sizeof(float) * (size_t)H * b->P2) : NULL;
     if (R && !Rt) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
-    if (Rt) { /* the table as [H][P2], layer-normed */
+    if (Rt) { /* layer-normed as [H][P2], then back into R's rows [P2][H] for the products */
         for (int r = 0; r < b->P2; r++)
             for (int h = 0; h < H; h++) Rt[(size_t)h * b->P2 + r] = R[(size_t)r * H + h];
         op_layernorm(&ln_rel, Rt, b->P2);
+        for (int r = 0; r < b->P2; r++)
+            for (int h = 0; h < H; h++) R[(size_t)r * H + h] = Rt[(size_t)h * b->P2 + r];
     }
+    free(Rt);
+    /* load-time scratch for the position products: [P2][HD] results, packed rows */
+    float *tmp = !c.rc ? malloc(sizeof(float) * (size_t)b->P2 * HD) : NULL;
+    float *pk = !c.rc ? malloc(sizeof(float) * conv_packed_size(b->P2, H, 1)) : NULL;
+    if (!c.rc && (!tmp || !pk)) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
     b->layers = !c.rc ? calloc((size_t)b->n_run, sizeof(bert_layer)) : NULL;
     if (!c.rc && !b->layers) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
     for (int l = 0; !c.rc && l < b->n_run; l++) {
@@ -348,23 +353,15 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
             memset(L->qr + (size_t)HD * b->P2, 0, 64 * sizeof(float));
             memset(L->kr + (size_t)HD * b->P2, 0, 64 * sizeof(float));
             /* [P2][HD] products of the layer-normed rows, stored [HD][P2] for the heads */
-            float *tmp = malloc(sizeof(float) * (size_t)b->P2 * HD), *rr = malloc(sizeof(float) * (size_t)b->P2 * H);
-            if (!tmp || !rr) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
-            for (int pass = 0; !c.rc && pass < 2; pass++) {
-                for (int r = 0; r < b->P2; r++)
-                    for (int h = 0; h < H; h++) rr[(size_t)r * H + h] = Rt[(size_t)h * b->P2 + r];
-                float *pk = malloc(sizeof(float) * conv_packed_size(b->P2, H, 1));
-                if (!pk) { c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); break; }
-                lin(pass ? &L->k : &L->q, rr, b->P2, tmp, 0, pk, 1, NULL);
-                free(pk);
+            for (int pass = 0; pass < 2; pass++) {
+                lin(pass ? &L->k : &L->q, R, b->P2, tmp, 0, pk, 1, NULL);
                 float *dst = pass ? L->kr : L->qr;
                 for (int r = 0; r < b->P2; r++)
                     for (int o = 0; o < HD; o++) dst[(size_t)o * b->P2 + r] = tmp[(size_t)r * HD + o];
             }
-            free(tmp), free(rr);
         }
     }
-    free(Rt);
+    free(tmp), free(pk);
     if (c.rc) {
         sbv2_bert_free(b);
         return NULL;
@@ -424,7 +421,7 @@ BERT_CLONES static void softmax_rows(float *restrict s, int T) {
  * idx(i - j) of the key table for j in [0, T), a run of at most T rows. So
  * c2p (and p2c, with the key as the row) is computed per block of 6 rows
  * over that block's run only, not over every row the sequence touches;
- * each pair's entry is then at a precomputed offset into the band. */
+ * each pair's entry is then read back through the table row of i - j. */
 typedef struct {
     int T, wb;           /* band width (floats per row) */
     int *lo_c, *lo_p;    /* first table row of each 6-row block: c2p (query blocks), p2c (key blocks) */

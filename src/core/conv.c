@@ -94,7 +94,7 @@ static void tile_generic(const tile_args *a) {
 }
 
 #ifdef SBV2_X86
-/* 6 x 64 tile: 24 zmm accumulators, 4 loads + 6 broadcasts per (ci, k). */
+/* One step of the tile's L2 prefetch: the next pf_per of its pf_lines lines. */
 #define PF_STEP(a, pfl, pf_per)                                                                                    \
     for (int u = 0; u < (pf_per) && (pfl) < (a)->pf_lines; u++, (pfl)++)                                            \
     _mm_prefetch((const char *)((a)->pf + (size_t)((pfl) >> 2) * (a)->pf_ld + (size_t)((pfl)&3) * 16), _MM_HINT_T1)

@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/rng.h"
 #include "formats/npy.h"
 #include "sbv2.h"
 #include "cli.h"
