@@ -246,44 +246,37 @@ static void set_accent_phrase(njd_list *l) {
     }
 }
 
+enum { RULE_TOKEN_MAX = 1024 };
+
+/* Copies in from *i up to the next % @ / or the end into out (at most
+   RULE_TOKEN_MAX - 1 bytes), moves *i past that delimiter and returns it
+   ('\0' at the end). */
+static char rule_token(const char *in, size_t *i, char *out) {
+    size_t k = 0;
+    while (in[*i] && in[*i] != '%' && in[*i] != '@' && in[*i] != '/') {
+        if (k + 1 < RULE_TOKEN_MAX) out[k++] = in[*i];
+        (*i)++;
+    }
+    out[k] = '\0';
+    const char c = in[*i];
+    if (c) (*i)++;
+    return c;
+}
+
 /* the chain rule's entry for the previous word's part of speech:
    "pos%RULE@add/pos%RULE/RULE" */
 static void get_rule(const char *in, const char *prev_pos, char *rule, int *add_type) {
-    enum { B = 1024 };
-    char buf[B];
+    char buf[RULE_TOKEN_MAX];
     size_t i = 0;
     if (in) {
         char c = ' ';
         while (c != '\0') {
-            /* token up to % @ / or end */
-            size_t k = 0;
-            while (in[i] && in[i] != '%' && in[i] != '@' && in[i] != '/') {
-                if (k + 1 < B) buf[k++] = in[i];
-                i++;
-            }
-            buf[k] = '\0';
-            c = in[i];
-            if (c) i++;
+            c = rule_token(in, &i, buf);
             if ((c == '%' && strstr(prev_pos, buf)) || c == '@' || c == '/' || c == '\0') {
-                if (c == '%') {
-                    k = 0;
-                    while (in[i] && in[i] != '%' && in[i] != '@' && in[i] != '/') {
-                        if (k + 1 < B) rule[k++] = in[i];
-                        i++;
-                    }
-                    rule[k] = '\0';
-                    c = in[i];
-                    if (c) i++;
-                } else {
-                    strcpy(rule, buf);
-                }
+                if (c == '%') c = rule_token(in, &i, rule);
+                else strcpy(rule, buf);
                 if (c == '@') {
-                    k = 0;
-                    while (in[i] && in[i] != '%' && in[i] != '@' && in[i] != '/') {
-                        if (k + 1 < B) buf[k++] = in[i];
-                        i++;
-                    }
-                    buf[k] = '\0';
+                    rule_token(in, &i, buf);
                     *add_type = atoi(buf);
                 } else {
                     *add_type = 0;
