@@ -120,15 +120,22 @@ static int is_punct(uint32_t c) {
     }
 }
 
+/* s[0..n) normalised by utf8proc's NFC or NFKC (a new NUL-terminated
+ * string, or NULL when out of memory). */
+static char *normalized(const char *s, size_t n, utf8proc_uint8_t *(*form)(const utf8proc_uint8_t *)) {
+    char *z = malloc(n + 1);
+    if (!z) return NULL;
+    memcpy(z, s, n);
+    z[n] = '\0';
+    char *r = (char *)form((const utf8proc_uint8_t *)z);
+    free(z);
+    return r;
+}
+
 /* A piece: NFKC, then one token per code point. */
 static void piece(const bert_tokenizer *t, const char *s, size_t n, ids_t *out) {
     if (!n) return;
-    char *z = malloc(n + 1);
-    if (!z) { out->oom = 1; return; }
-    memcpy(z, s, n);
-    z[n] = '\0';
-    char *nf = (char *)utf8proc_NFKC((const utf8proc_uint8_t *)z);
-    free(z);
+    char *nf = normalized(s, n, utf8proc_NFKC);
     if (!nf) { out->oom = 1; return; }
     for (size_t i = 0, m = strlen(nf); i < m;) {
         uint32_t c;
@@ -143,12 +150,7 @@ static void piece(const bert_tokenizer *t, const char *s, size_t n, ids_t *out) 
 
 /* The basic tokenizer on a text without special tokens. */
 static void basic(const bert_tokenizer *t, const char *s, size_t n, ids_t *out) {
-    char *z = malloc(n + 1);
-    if (!z) { out->oom = 1; return; }
-    memcpy(z, s, n);
-    z[n] = '\0';
-    char *nfc = (char *)utf8proc_NFC((const utf8proc_uint8_t *)z);
-    free(z);
+    char *nfc = normalized(s, n, utf8proc_NFC);
     if (!nfc) { out->oom = 1; return; }
     /* cleaned text: control/format/unassigned/private dropped, whitespace -> ' ' */
     sbuf c = {0};
