@@ -57,7 +57,9 @@ typedef struct sbv2_error {
 /* Static text for a status code (never NULL). */
 SBV2_API const char *sbv2_status_string(int code);
 SBV2_API const char *sbv2_version_string(void);
-/* Which SIMD/threading paths were compiled in, e.g. "AVX2=1 FMA=1 OPENMP=1". */
+/* The kernel path that runs and the CPU's best, e.g.
+ * "kernels=avx2+fma cpu=avx512 openmp=1". The path is the CPU's best unless
+ * the environment variable SBV2_ISA (avx512, avx2, generic) caps it. */
 SBV2_API const char *sbv2_system_info(void);
 
 typedef enum sbv2_arch {

@@ -55,6 +55,21 @@ for mdir in "$GOLDEN"/netg/*/; do
     else bad "$name: noisy run failed: $(tail -3 "$TMP/ort.log")"; fi
 done
 
+# A decoder width SBV2 accepts but that does not divide by 2^5 (SBV2 sizes each
+# stage with floor division: 100 -> 50, 25, 12, 6, 3): sbv2c against ONNX
+# Runtime on its own export, for both architectures.
+for arch in jp-extra multilingual; do
+    fm=$TMP/floor-$arch
+    if "$SBV2" testmodel "$fm" --arch $arch --decoder-channels 100 --seed 11 >"$TMP/log" 2>&1 &&
+       "$SBV2" convert "$fm" -o "$fm.onnx" >>"$TMP/log" 2>&1 &&
+       "$SBV2" demo "$fm" --tokens 23 --seed 4 --noise 0 --noise-w 0 --save-inputs "$fm-in" --inputs-only >>"$TMP/log" 2>&1 &&
+       "$SBV2" infer "$fm" --inputs "$fm-in" --output "$fm-sbv2c.npy" --threads 3 >>"$TMP/log" 2>&1 &&
+       mkdir -p "$fm-ort" && node "$ORT/run.js" "$fm.onnx" "$fm-ort" "$fm-in" >>"$TMP/log" 2>&1; then
+        if r=$("$CMP" "$fm-ort/$(basename "$fm-in").npy" "$fm-sbv2c.npy" 1e-4 2>&1); then ok "decoder channels 100 ($arch): sbv2c vs ORT: $r"
+        else bad "decoder channels 100 ($arch): sbv2c vs ORT: $r"; fi
+    else bad "decoder channels 100 ($arch): $(tail -5 "$TMP/log")"; fi
+done
+
 # CLI behaviour of convert
 J=$GOLDEN/netg/tiny-jp-extra
 mkdir -p "$TMP/m"

@@ -29,6 +29,8 @@ static int load_npy(const char *dir, const char *rel, npy_array *a) {
     return npy_load(a, p, &e);
 }
 
+static int g_threads[16], g_n_threads;
+
 static int run_model(const char *dir, const char *weights, const char *label) {
     char path[2048];
     snprintf(path, sizeof path, "%s/cases.json", dir);
@@ -66,9 +68,16 @@ static int run_model(const char *dir, const char *weights, const char *label) {
         ids_ok += same;
         /* the hidden state from the golden ids */
         float *st = NULL;
-        rc = sbv2_bert_hidden(b, (const int64_t *)ref_ids.data, ref_ids.numel, 2, &st, &err);
+        rc = sbv2_bert_hidden(b, (const int64_t *)ref_ids.data, ref_ids.numel, g_threads[0], &st, &err);
         CHECK(rc == 0, "%s %s: hidden: %s", label, id, err.message);
         const size_t T = ref_ids.numel;
+        for (int ti = 1; rc == 0 && ti < g_n_threads; ti++) { /* bit-identical at every thread count */
+            float *st2 = NULL;
+            const int rc2 = sbv2_bert_hidden(b, (const int64_t *)ref_ids.data, T, g_threads[ti], &st2, &err);
+            CHECK(rc2 == 0 && !memcmp(st, st2, sizeof(float) * T * H), "%s %s: hidden state at %d threads differs from %d", label,
+                  id, g_threads[ti], g_threads[0]);
+            sbv2_free(st2);
+        }
         if (rc == 0) {
             const double d = maxdiff(st, (const float *)ref_h.data + (size_t)layer * T * H, T * H);
             worst_h = fmax(worst_h, d);
@@ -163,6 +172,7 @@ static void same_tensors(const char *dir) {
 
 int main(void) {
     printf("kernels: %s\n", conv_isa_name()); /* which path the run-time dispatch takes here */
+    g_n_threads = test_thread_counts(g_threads, 16);
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/bert", SBV2_GOLDEN_DIR);
     golden_dir_or_skip(dir);

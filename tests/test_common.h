@@ -34,6 +34,25 @@ static int passed __attribute__((unused)) = 0, failed __attribute__((unused)) = 
         }                                                                 \
     } while (0)
 
+/* The thread counts a parity test runs at: SBV2_TEST_THREADS ("1,3"), by
+ * default 1, 2, 3, 5 and 8 (counts that do not divide heads or tiles, and
+ * counts above the cores). The first is the reference the others must match
+ * bit for bit. Returns how many (at most max). */
+static inline int test_thread_counts(int *out, int max) {
+    const char *e = getenv("SBV2_TEST_THREADS");
+    if (!e || !*e) e = "1,2,3,5,8";
+    int n = 0;
+    while (*e && n < max) {
+        char *end;
+        long v = strtol(e, &end, 10);
+        if (end == e || v < 1 || v > 64) break;
+        out[n++] = (int)v;
+        e = *end == ',' ? end + 1 : end;
+    }
+    if (n == 0) out[n++] = 1;
+    return n;
+}
+
 /* Whole file as a NUL-terminated malloc()ed buffer (length in *len), or NULL. */
 static inline char *read_whole_file(const char *path, size_t *len) {
     FILE *fp = fopen(path, "rb");

@@ -38,6 +38,15 @@ static double maxdiff(const float *a, const float *b, size_t n) {
     return d;
 }
 
+/* bit-identical to the portable kernel's result */
+static void check_same(const char *what, const float *want, const float *got, size_t n) {
+    if (!memcmp(want, got, sizeof(float) * n)) passed++;
+    else {
+        failed++;
+        printf("FAIL %s: not bit-identical to the portable kernel (max|d| %.3g)\n", what, maxdiff(want, got, n));
+    }
+}
+
 static void check(const char *what, double err, double tol) {
     if (err <= tol) passed++;
     else {
@@ -69,16 +78,22 @@ int main(void) {
         sbv2_rng_normal(&rng, res, (size_t)CO * tout);
         conv_pack(w, CO, CI, K, pk);
         const double tol = 2e-5 * sqrt((double)CI * K);
-        for (int variant = 0; variant < 4; variant++) {
-            const int leaky = variant & 1, generic = variant >> 1;
-            ref_conv(w, b, CO, CI, K, D, pad, x, T, leaky ? 0.1f : -1.0f, leaky ? res : NULL, y0, tout);
-            conv_job j = {pk, b, CO, CI, K, D, pad, x, T, leaky ? CONV_ACT_LEAKY : CONV_ACT_NONE, 0.1f, NULL,
-                          leaky ? res : NULL, y1, tout, 2, generic, NULL, 0};
-            conv_run(&j);
-            snprintf(name, sizeof name, "conv %dx%dx%d dil %d T %d %s %s", CO, CI, K, D, T, leaky ? "lrelu+res" : "plain",
-                     generic ? "generic" : conv_isa_name());
-            check(name, maxdiff(y0, y1, (size_t)CO * tout), tol);
-        }
+        float *yg = malloc(sizeof(float) * CO * tout);
+        for (int leaky = 0; leaky < 2; leaky++)
+            for (int pth = 0; pth < 3; pth++) {
+                /* the portable path first, then at most AVX2, then the run-time one: all bit-identical */
+                const int force = pth == 0 ? CONV_FORCE_GENERIC : pth == 1 ? CONV_FORCE_AVX2 : CONV_FORCE_NONE;
+                ref_conv(w, b, CO, CI, K, D, pad, x, T, leaky ? 0.1f : -1.0f, leaky ? res : NULL, y0, tout);
+                conv_job j = {pk, b, CO, CI, K, D, pad, x, T, leaky ? CONV_ACT_LEAKY : CONV_ACT_NONE, 0.1f, NULL,
+                              leaky ? res : NULL, y1, tout, 3, force, NULL, 0};
+                conv_run(&j);
+                snprintf(name, sizeof name, "conv %dx%dx%d dil %d T %d %s %s", CO, CI, K, D, T, leaky ? "lrelu+res" : "plain",
+                         pth == 0 ? "generic" : pth == 1 ? "avx2 or less" : conv_isa_name());
+                check(name, maxdiff(y0, y1, (size_t)CO * tout), tol);
+                if (pth == 0) memcpy(yg, y1, sizeof(float) * CO * tout);
+                else check_same(name, yg, y1, (size_t)CO * tout);
+            }
+        free(yg);
         if (K % 2 == 1 && K >= 3 && shapes[s][5] == 1 && CO == CO) {
             /* Winograd: "same" conv, square or not, with and without a residual */
             float *wp = malloc(sizeof(float) * wino_packed_size(CO, CI, K));
@@ -126,30 +141,41 @@ int main(void) {
         const size_t lda = (size_t)K + gs[s][4], ldb = (size_t)N + 16, ldc = (size_t)N + 3;
         const size_t nbr = ((size_t)N + 63) / 64 * 64; /* last row readable to here */
         float *A = malloc(sizeof(float) * M * lda), *B = conv_alloc((K - 1) * ldb + nbr), *cb = malloc(sizeof(float) * N);
-        float *C0 = malloc(sizeof(float) * M * ldc), *C1 = malloc(sizeof(float) * M * ldc), *pk = conv_alloc(conv_packed_size(M, K, 1));
+        float *C0 = malloc(sizeof(float) * M * ldc), *C1 = malloc(sizeof(float) * M * ldc);
         sbv2_rng_normal(&rng, A, (size_t)M * lda);
         sbv2_rng_normal(&rng, B, (K - 1) * ldb + nbr);
         sbv2_rng_normal(&rng, cb, N);
-        for (int acc = 0; acc < 2; acc++)
-            for (int nt = 1; nt <= 2; nt++)
-            for (int isa = 0; isa < 3; isa++) {
-                sbv2_rng_normal(&rng, C1, (size_t)M * ldc);
-                for (int i = 0; i < M; i++)
-                    for (int j = 0; j < N; j++) {
-                        double v = (acc ? C1[i * ldc + j] : 0) + cb[j];
-                        for (int k = 0; k < K; k++) v += (double)A[i * lda + k] * B[k * ldb + j];
-                        C0[i * ldc + j] = (float)v;
-                    }
-                gemm_job g = {A, lda, M, K, B, ldb, N, C1, ldc, cb, acc, kc, 1, pk, nt, NULL};
-                conv_gemm_isa(&g, isa);
-                double e = 0;
-                for (int i = 0; i < M; i++) e = fmax(e, maxdiff(C0 + i * ldc, C1 + i * ldc, N));
-                snprintf(name, sizeof name, "gemm %dx%dx%d kc %d%s %d threads %s", M, K, N, kc, acc ? " +acc" : "", nt,
-                         isa == 0 ? conv_isa_name() : isa == 1 ? "generic" : "avx2 or less");
-                printf("%s: max|d| %.3g\n", name, e);
-                check(name, e, 1e-6 * sqrt((double)K) * 8);
-            }
-        free(A), free(B), free(cb), free(C0), free(C1), free(pk);
+        float *Ci = malloc(sizeof(float) * M * ldc), *Cg = malloc(sizeof(float) * M * ldc);
+        const int nts[3] = {1, 3, 5};
+        /* portable first, then at most AVX2, then the run-time path */
+        const int forces[3] = {CONV_FORCE_GENERIC, CONV_FORCE_AVX2, CONV_FORCE_NONE};
+        for (int acc = 0; acc < 2; acc++) {
+            sbv2_rng_normal(&rng, Ci, (size_t)M * ldc);
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    double v = (acc ? Ci[i * ldc + j] : 0) + cb[j];
+                    for (int k = 0; k < K; k++) v += (double)A[i * lda + k] * B[k * ldb + j];
+                    C0[i * ldc + j] = (float)v;
+                }
+            for (int ti = 0; ti < 3; ti++)
+                for (int pth = 0; pth < 3; pth++) {
+                    const int nt = nts[ti];
+                    memcpy(C1, Ci, sizeof(float) * M * ldc);
+                    gemm_job g = {A, lda, M, K, B, ldb, N, C1, ldc, cb, acc, kc, 1, nt, NULL};
+                    conv_gemm_isa(&g, forces[pth]);
+                    double e = 0;
+                    for (int i = 0; i < M; i++) e = fmax(e, maxdiff(C0 + i * ldc, C1 + i * ldc, N));
+                    snprintf(name, sizeof name, "gemm %dx%dx%d kc %d%s %d threads %s", M, K, N, kc, acc ? " +acc" : "", nt,
+                             pth == 2 ? conv_isa_name() : pth == 0 ? "generic" : "avx2 or less");
+                    printf("%s: max|d| %.3g\n", name, e);
+                    check(name, e, 1e-6 * sqrt((double)K) * 8);
+                    /* the portable result at 1 thread is the reference for every path and count */
+                    if (ti == 0 && pth == 0) memcpy(Cg, C1, sizeof(float) * M * ldc);
+                    else check_same(name, Cg, C1, (size_t)M * ldc);
+                }
+        }
+        free(Ci), free(Cg);
+        free(A), free(B), free(cb), free(C0), free(C1);
     }
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -62,6 +62,8 @@ static int exact_name(const char *n) {
 /* Returns the number of failed checks for one case. */
 static const char *const path_name[] = {"default ", "direct  ", "winograd", "fft     "};
 
+static int g_threads[16], g_n_threads;
+
 static int run_case(const char *mdir, const cJSON *files, const cJSON *cs, int path, double *worst_out_total) {
     const char *cname = cJSON_GetObjectItem(cs, "name")->valuestring;
     const cJSON *params = cJSON_GetObjectItem(cs, "params");
@@ -109,7 +111,8 @@ static int run_case(const char *mdir, const cJSON *files, const cJSON *cs, int p
     p.sdp_ratio = *(float *)IN("sdp_ratio");
     p.noise_scale = *(float *)IN("noise_scale");
     p.noise_scale_w = *(float *)IN("noise_scale_w");
-    p.n_threads = 2;
+    p.n_threads = g_threads[0];
+    p.seed = 20261201; /* one seed for every thread count */
     capture_t *cap = calloc(1, sizeof *cap);
     p.on_tensor = capture;
     p.user_data = cap;
@@ -191,6 +194,20 @@ static int run_case(const char *mdir, const cJSON *files, const cJSON *cs, int p
         checked++;
         npy_free(&ref);
     }
+    /* thread-count invariance: the same audio, bit for bit, at every count */
+    for (int ti = 1; ti < g_n_threads; ti++) {
+        sbv2_infer_params q = p;
+        q.n_threads = g_threads[ti], q.on_tensor = NULL, q.user_data = NULL;
+        float *a2 = NULL;
+        size_t n2 = 0;
+        const int rc = sbv2_infer(st, &inp, &q, &a2, &n2, &err);
+        if (rc != SBV2_OK || n2 != n || memcmp(a2, audio, n * sizeof(float)) != 0) {
+            printf("FAIL %s: %d threads give other audio than %d (%s)\n", cname, g_threads[ti], g_threads[0],
+                   rc != SBV2_OK ? err.message : n2 != n ? "length" : "samples");
+            fails++;
+        }
+        sbv2_free(a2);
+    }
     /* the returned audio is the "output" tensor */
     printf("%s %-14s %s frames %-5lld samples %-7zu output max|d| %.2e  worst intermediate %.2e (%s)  %d tensors\n",
            fails ? "FAIL" : "ok  ", cname, path_name[path], (long long)(n / 512), n, worst_out, worst_mid, worst_mid_name, checked);
@@ -207,6 +224,10 @@ done:
 
 int main(int argc, char **argv) {
     printf("kernels: %s\n", conv_isa_name()); /* which path the run-time dispatch takes here */
+    g_n_threads = test_thread_counts(g_threads, 16);
+    printf("threads:");
+    for (int i = 0; i < g_n_threads; i++) printf(" %d", g_threads[i]);
+    printf(" (each bit-identical to the first)\n");
     const char *root = argc > 1 ? argv[1] : SBV2_GOLDEN_DIR "/netg";
     golden_dir_or_skip(root);
     DIR *d = opendir(root);

@@ -16,6 +16,7 @@
 #include "bert/tokenizer.h"
 #include "common.h"
 #include "core/conv.h"
+#include "core/isa.h"
 #include "core/ops.h"
 #include "formats/safetensors.h"
 #include "formats/torch_zip.h"
@@ -112,14 +113,9 @@ static void linear(lctx *c, bert_lin *l, int out, int in, const char *fmt, int l
 
 static void add_par(float *y, const float *x, size_t n, int nt);
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define BERT_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define BERT_CLONES
-#endif
 /* e^x for x <= 0 in a form the compiler vectorises: 2^k times a degree-6
  * polynomial (relative error ~1e-7); x below -87 gives e^-87 (~1.6e-38). */
-static inline float exp_neg(float x) {
+SBV2_BODY float exp_neg(float x) {
     const float e = x < -87.0f ? -87.0f : x;
     const float kf = nearbyintf(e * 1.44269504088896341f);
     const float r = (e - kf * 0.693145751953125f) - kf * 1.42860682030941723212e-6f;
@@ -131,7 +127,7 @@ static inline float exp_neg(float x) {
 }
 
 /* LayerNorm of one row (two passes, sums in 16 lanes so the loops vectorise) */
-BERT_CLONES static void ln_row(const layernorm_t *ln, float *restrict r) {
+SBV2_BODY void ln_row_body(const layernorm_t *ln, float *restrict r) {
     const int C = ln->c;
     float p[16] = {0}, q[16] = {0};
     int c = 0;
@@ -150,18 +146,20 @@ BERT_CLONES static void ln_row(const layernorm_t *ln, float *restrict r) {
     const float *restrict gm = ln->gamma, *restrict bt = ln->beta;
     for (c = 0; c < C; c++) r[c] = (r[c] - mean) * inv * gm[c] + bt[c];
 }
+SBV2_MULTIVERSION(ln_row, (const layernorm_t *ln, float *restrict r), (ln, r))
 
 /* LayerNorm of every row of x [T][C] (token-major), in place */
 static void ln_rows(const layernorm_t *ln, float *x, int T, int nt) {
+    const isa_t isa = isa_active();
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && T > 8)
-    for (int t = 0; t < T; t++) ln_row(ln, x + (size_t)t * ln->c);
+    for (int t = 0; t < T; t++) ln_row(isa, ln, x + (size_t)t * ln->c);
 }
 
 /* Exact-form GELU, 0.5 x (1 + erf(x / sqrt 2)), in a form the compiler
  * vectorises: erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7) over an
  * exp of 2^k times a degree-6 polynomial (relative error ~1e-7), so the
  * result stays within ~1e-6 of erff's over the range activations take. */
-BERT_CLONES static void gelu_rows(float *restrict x, size_t n) {
+SBV2_BODY void gelu_rows_body(float *restrict x, size_t n) {
     for (size_t i = 0; i < n; i++) {
         const float v = x[i], z = fabsf(v) * 0.70710678118654752f;
         const float t = 1.0f / (1.0f + 0.3275911f * z);
@@ -170,14 +168,27 @@ BERT_CLONES static void gelu_rows(float *restrict x, size_t n) {
         x[i] = 0.5f * v * (1.0f + (v < 0 ? -erfz : erfz));
     }
 }
+SBV2_MULTIVERSION(gelu_rows, (float *restrict x, size_t n), (x, n))
+
+/* gelu_rows on a given path, as a conv_gemm post-op (a plain function pointer) */
+typedef void (*row_fn)(float *, size_t);
+static void gelu_rows_plain(float *restrict x, size_t n) { gelu_rows_body(x, n); }
+static row_fn gelu_for(isa_t isa) {
+#ifdef SBV2_X86
+    if (isa == ISA_AVX512) return gelu_rows_avx512;
+    if (isa == ISA_AVX2) return gelu_rows_avx2;
+#endif
+    (void)isa;
+    return gelu_rows_plain;
+}
 
 /* y [T][out] = x [T][in] W^T + b (token-major), or y += that when acc.
  * Long inputs (the FFN's 4096) go in K slices of KC so a 64-column panel
  * piece of W^T (KC x 64 floats) stays in L2 while every block of tokens
- * reads it. pk holds conv_packed_size(T, in, 1) floats. */
+ * reads it. */
 #define KC 1024
-static void lin(const bert_lin *l, const float *x, int T, float *y, int acc, float *pk, int nt, void (*post)(float *, size_t)) {
-    gemm_job g = {x, (size_t)l->in, T, l->in, l->wt, l->ld, l->out, y, (size_t)l->out, l->b, acc, l->in > 2 * KC ? KC : 0, 1, pk, nt, post};
+static void lin(const bert_lin *l, const float *x, int T, float *y, int acc, int nt, void (*post)(float *, size_t)) {
+    gemm_job g = {x, (size_t)l->in, T, l->in, l->wt, l->ld, l->out, y, (size_t)l->out, l->b, acc, l->in > 2 * KC ? KC : 0, 1, nt, post};
     conv_gemm(&g);
 }
 
@@ -324,10 +335,9 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
             for (int h = 0; h < H; h++) R[(size_t)r * H + h] = Rt[(size_t)h * b->P2 + r];
     }
     free(Rt);
-    /* load-time scratch for the position products: [P2][HD] results, packed rows */
+    /* load-time scratch for the position products: [P2][HD] results */
     float *tmp = !c.rc ? malloc(sizeof(float) * (size_t)b->P2 * HD) : NULL;
-    float *pk = !c.rc ? malloc(sizeof(float) * conv_packed_size(b->P2, H, 1)) : NULL;
-    if (!c.rc && (!tmp || !pk)) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+    if (!c.rc && !tmp) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
     b->layers = !c.rc ? calloc((size_t)b->n_run, sizeof(bert_layer)) : NULL;
     if (!c.rc && !b->layers) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
     for (int l = 0; !c.rc && l < b->n_run; l++) {
@@ -354,14 +364,14 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
             memset(L->kr + (size_t)HD * b->P2, 0, 64 * sizeof(float));
             /* [P2][HD] products of the layer-normed rows, stored [HD][P2] for the heads */
             for (int pass = 0; pass < 2; pass++) {
-                lin(pass ? &L->k : &L->q, R, b->P2, tmp, 0, pk, 1, NULL);
+                lin(pass ? &L->k : &L->q, R, b->P2, tmp, 0, 1, NULL);
                 float *dst = pass ? L->kr : L->qr;
                 for (int r = 0; r < b->P2; r++)
                     for (int o = 0; o < HD; o++) dst[(size_t)o * b->P2 + r] = tmp[(size_t)r * HD + o];
             }
         }
     }
-    free(tmp), free(pk);
+    free(tmp);
     if (c.rc) {
         sbv2_bert_free(b);
         return NULL;
@@ -396,7 +406,7 @@ int bert_rel_index(const sbv2_bert *b, int r) {
 }
 
 /* Row softmax; max and sum kept in 16 lanes so the loops vectorise. */
-BERT_CLONES static void softmax_rows(float *restrict s, int T) {
+SBV2_BODY void softmax_rows_body(float *restrict s, int T) {
     for (int i = 0; i < T; i++) {
         float *restrict r = s + (size_t)i * T, mx[16], sm[16];
         for (int u = 0; u < 16; u++) mx[u] = -INFINITY, sm[u] = 0.0f;
@@ -416,6 +426,7 @@ BERT_CLONES static void softmax_rows(float *restrict s, int T) {
         for (j = 0; j < T; j++) r[j] *= inv;
     }
 }
+SBV2_MULTIVERSION(softmax_rows, (float *restrict s, int T), (s, T))
 
 /* The score terms from the position tables are banded: query i needs rows
  * idx(i - j) of the key table for j in [0, T), a run of at most T rows. So
@@ -461,12 +472,11 @@ static int band_init(const sbv2_bert *b, int T, bert_band *bd) {
 
 /* per-head scratch, each part on a 16-float boundary */
 static size_t head_floats(int T, int D, int wb) {
-    const size_t p = conv_packed_size(T, T > D ? T : D, 1);
-    return (size_t)D * (R16(T) + 64) + R16((size_t)T * T) + 2 * (size_t)T * wb + R16(p);
+    return (size_t)D * (R16(T) + 64) + R16((size_t)T * T) + 2 * (size_t)T * wb;
 }
 
 /* s[i][j] = (s[i][j] + c2p band[i][row(i-j)] + p2c band[j][row(i-j)]) * scale */
-BERT_CLONES static void add_positions(float *restrict s, const float *restrict cb, const float *restrict pb, const bert_band *bd,
+SBV2_BODY void add_positions_body(float *restrict s, const float *restrict cb, const float *restrict pb, const bert_band *bd,
                                       float scale) {
     const int T = bd->T;
     for (int i = 0; i < T; i++) {
@@ -479,11 +489,12 @@ BERT_CLONES static void add_positions(float *restrict s, const float *restrict c
             for (int j = 0; j < T; j++) si[j] = (si[j] + (ci ? ci[rr[-j]] : 0.0f) + (pb ? pb[bd->pbase[j] + rr[-j]] : 0.0f)) * scale;
     }
 }
+SBV2_MULTIVERSION(add_positions, (float *restrict s, const float *restrict cb, const float *restrict pb, const bert_band *bd, float scale), (s, cb, pb, bd, scale))
 
 #ifdef BERT_X86
 /* add_positions with both bands, 16 keys at a time through AVX-512 gathers
  * (the same additions in the same order as the loop above). */
-__attribute__((target("avx512f"))) static void add_positions_avx512(float *s, const float *cb, const float *pb,
+__attribute__((target("avx512f"))) static void add_positions_gather(float *s, const float *cb, const float *pb,
                                                                     const bert_band *bd, float scale) {
     const int T = bd->T;
     const __m512 sc = _mm512_set1_ps(scale);
@@ -506,39 +517,40 @@ __attribute__((target("avx512f"))) static void add_positions_avx512(float *s, co
 
 /* One head h: qkv [T][3HD] rows (q, k, v side by side); ctx [T][HD] gets
  * this head's D columns. */
-static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qkv, const bert_band *bd, float *ctx, float *buf) {
+static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qkv, const bert_band *bd, float *ctx, float *buf,
+                 isa_t isa) {
     const int D = b->D, P2 = b->P2, HD = b->heads * b->D, T = bd->T, wb = bd->wb;
     const size_t ld3 = 3 * (size_t)HD, ldt = (size_t)R16(T) + 64;
     const float *q = qkv + (size_t)h * D, *k = q + HD, *v = k + HD;
-    float *kp = buf, *s = kp + (size_t)D * ldt, *cb = s + R16((size_t)T * T), *pb = cb + (size_t)T * wb, *pk = pb + (size_t)T * wb;
+    float *kp = buf, *s = kp + (size_t)D * ldt, *cb = s + R16((size_t)T * T), *pb = cb + (size_t)T * wb;
     for (int t0 = 0; t0 < T; t0 += 16) /* K^T in blocks of 16 keys, rows padded so full tiles can read */
         for (int d = 0; d < D; d++)
             for (int t = t0; t < t0 + 16 && t < T; t++) kp[d * ldt + t] = k[t * ld3 + d];
     for (int d = 0; d < D; d++) memset(kp + d * ldt + T, 0, (ldt - T) * sizeof(float));
-    gemm_job g = {q, ld3, T, D, kp, ldt, T, s, (size_t)T, NULL, 0, 0, 0, pk, 1, NULL};
+    gemm_job g = {q, ld3, T, D, kp, ldt, T, s, (size_t)T, NULL, 0, 0, 0, 1, NULL};
     conv_gemm(&g);
     const size_t hoff = (size_t)h * D * P2; /* this head's rows of the position tables */
     for (int blk = 0; blk * BAND_ROWS < T; blk++) {
         const int r0 = blk * BAND_ROWS, rows = T - r0 < BAND_ROWS ? T - r0 : BAND_ROWS;
         if (b->c2p) {
             gemm_job c = {q + r0 * ld3, ld3, rows, D, L->kr + hoff + bd->lo_c[blk], (size_t)P2, bd->wc[blk], cb + (size_t)r0 * wb,
-                          (size_t)wb, NULL, 0, 0, 0, pk, 1, NULL};
+                          (size_t)wb, NULL, 0, 0, 0, 1, NULL};
             conv_gemm(&c);
         }
         if (b->p2c) {
             gemm_job c = {k + r0 * ld3, ld3, rows, D, L->qr + hoff + bd->lo_p[blk], (size_t)P2, bd->wp[blk], pb + (size_t)r0 * wb,
-                          (size_t)wb, NULL, 0, 0, 0, pk, 1, NULL};
+                          (size_t)wb, NULL, 0, 0, 0, 1, NULL};
             conv_gemm(&c);
         }
     }
     const float scale = 1.0f / sqrtf((float)D * (float)(1 + b->c2p + b->p2c));
 #ifdef BERT_X86
-    if (b->c2p && b->p2c && __builtin_cpu_supports("avx512f")) add_positions_avx512(s, cb, pb, bd, scale);
+    if (b->c2p && b->p2c && isa == ISA_AVX512) add_positions_gather(s, cb, pb, bd, scale);
     else
 #endif
-        add_positions(s, b->c2p ? cb : NULL, b->p2c ? pb : NULL, bd, scale);
-    softmax_rows(s, T);
-    gemm_job o = {s, (size_t)T, T, T, v, ld3, D, ctx + (size_t)h * D, (size_t)HD, NULL, 0, 0, 0, pk, 1, NULL};
+        add_positions(isa, s, b->c2p ? cb : NULL, b->p2c ? pb : NULL, bd, scale);
+    softmax_rows(isa, s, T);
+    gemm_job o = {s, (size_t)T, T, T, v, ld3, D, ctx + (size_t)h * D, (size_t)HD, NULL, 0, 0, 0, 1, NULL};
     conv_gemm(&o);
 }
 
@@ -548,14 +560,15 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     bert_band bd;
     const int band_rc = band_init(b, T, &bd);
     const size_t per_head = head_floats(T, b->D, bd.wb);
-    const int kc = I > H ? (I > HD ? I : HD) : (H > HD ? H : HD); /* widest linear input */
+    const isa_t isa = isa_active();
+    const row_fn gelu = gelu_for(isa);
     /* x: the running state [T][H]; qkv [T][3HD] (+64 readable floats); ctx [T][HD]; a: FFN [T][I] */
     float *e0 = conv_alloc((size_t)H * (T + b->conv_k - 1)), *qkv = conv_alloc((size_t)3 * HD * T + 64);
     float *ctx = conv_alloc((size_t)HD * T), *a = conv_alloc((size_t)(I > H ? I : H) * T);
-    float *hb = conv_alloc(per_head * (size_t)nt), *pk = conv_alloc(conv_packed_size(T, kc, 1));
+    float *hb = conv_alloc(per_head * (size_t)nt);
     float *x = out;
     int rc = SBV2_OK;
-    if (band_rc || !e0 || !qkv || !ctx || !a || !hb || !pk) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); goto done; }
+    if (band_rc || !e0 || !qkv || !ctx || !a || !hb) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); goto done; }
     memset(qkv + (size_t)3 * HD * T, 0, 64 * sizeof(float));
     /* embeddings: rows of the (mapped) table, LayerNorm */
     for (int t = 0; t < T; t++) {
@@ -570,22 +583,22 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     memset(e0 + cpad + (size_t)H * T, 0, sizeof(float) * cpad);
     for (int l = 0; l < b->n_run; l++) {
         const bert_layer *L = &b->layers[l];
-        lin(&L->qkv, x, T, qkv, 0, pk, nt, NULL);
+        lin(&L->qkv, x, T, qkv, 0, nt, NULL);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
-        for (int h = 0; h < b->heads; h++) head(b, L, h, qkv, &bd, ctx, conv_thread_slice(hb, per_head));
+        for (int h = 0; h < b->heads; h++) head(b, L, h, qkv, &bd, ctx, conv_thread_slice(hb, per_head), isa);
         /* attention output: LayerNorm(x + dense(ctx)) */
-        lin(&L->o, ctx, T, x, 1, pk, nt, NULL);
+        lin(&L->o, ctx, T, x, 1, nt, NULL);
         ln_rows(&L->ln_att, x, T, nt);
         /* FFN: LayerNorm(x + down(gelu(up(x)))) */
-        lin(&L->up, x, T, a, 0, pk, nt, gelu_rows);
-        lin(&L->down, a, T, x, 1, pk, nt, NULL);
+        lin(&L->up, x, T, a, 0, nt, gelu);
+        lin(&L->down, a, T, x, 1, nt, NULL);
         ln_rows(&L->ln_out, x, T, nt);
         if (l == 0) { /* ConvLayer: LayerNorm(x + gelu(conv(embedding output))), conv over time:
                          e0 rows with (k-1)/2 zero rows each side, one product per tap */
             float *ct = a;
             for (int kk = 0; kk < b->conv_k; kk++) {
                 gemm_job g = {e0 + (size_t)kk * H, (size_t)H, T, H, b->conv.wt + (size_t)kk * H * b->conv.ld, b->conv.ld,
-                              H, ct, (size_t)H, kk == 0 ? b->conv.b : NULL, kk > 0, 0, 1, pk, nt, kk == b->conv_k - 1 ? gelu_rows : NULL};
+                              H, ct, (size_t)H, kk == 0 ? b->conv.b : NULL, kk > 0, 0, 1, nt, kk == b->conv_k - 1 ? gelu : NULL};
                 conv_gemm(&g);
             }
             add_par(x, ct, (size_t)H * T, nt);
@@ -594,7 +607,7 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     }
 done:
     band_free(&bd);
-    free(e0), free(qkv), free(ctx), free(a), free(hb), free(pk);
+    free(e0), free(qkv), free(ctx), free(a), free(hb);
     return rc;
 }
 

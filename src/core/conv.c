@@ -11,14 +11,14 @@
 #include <string.h>
 
 #include "core/conv.h"
+#include "core/isa.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-#if defined(__x86_64__) || defined(__i386__)
+#ifdef SBV2_X86
 #include <immintrin.h>
-#define SBV2_X86 1
 #endif
 
 #define MR 6 /* output channels per block */
@@ -46,10 +46,13 @@ void conv_pack(const float *w, int cout, int cin, int k, float *packed) {
             }
 }
 
-/* One tile: rows [co0, co0+MR) x columns [t0, t0+n), n <= NR. xp rows have
- * stride ldx and already hold the left padding, so x[t + kk*dil] is in range. */
+/* One tile: rows [co0, co0+MR) x columns [t0, t0+n), n <= NR. The weights
+ * come packed (wp: [cin][k][MR]) or, for a plain product (k == 1), as the
+ * rows of A read in place (ap, row stride lda; rows past `rows` repeat the
+ * last one and are not stored). xp rows have stride ldx and already hold the
+ * left padding, so x[t + kk*dil] is in range. */
 typedef struct tile_args {
-    const float *wp;    /* this block's packed weights [cin][k][MR] */
+    const float *wp;    /* this block's packed weights [cin][k][MR], or NULL with ap */
     const float *xp;    /* padded input, row stride ldx */
     size_t ldx;
     int cin, k, dil;
@@ -64,22 +67,29 @@ typedef struct tile_args {
     const float *pf;
     size_t pf_ld;
     int pf_lines;
-    const float *ap;    /* tile_avx512_rows: A's first row of this block, row stride lda */
+    const float *ap;    /* A's first row of this block, row stride lda (k == 1), or NULL */
     size_t lda;
     void (*post)(float *row, size_t n); /* applied to each stored row piece, or NULL */
 } tile_args;
 
+/* the weight of row r at step s (s = ci*k + kk) */
+#define TILE_W(a, ar, s, r) ((a)->ap ? (ar)[r][s] : (a)->wp[(size_t)(s)*MR + (r)])
+
 static void tile_generic(const tile_args *a) {
     float acc[MR][64];
+    const float *ar[MR];
+    for (int r = 0; r < MR; r++) ar[r] = a->ap ? a->ap + (size_t)(r < a->rows ? r : a->rows - 1) * a->lda : NULL;
     for (int r = 0; r < MR; r++)
         for (int j = 0; j < a->n; j++) acc[r][j] = 0.0f;
     for (int ci = 0; ci < a->cin; ci++) {
         const float *xr = a->xp + (size_t)ci * a->ldx + a->t0;
         for (int kk = 0; kk < a->k; kk++) {
-            const float *w = a->wp + ((size_t)ci * a->k + kk) * MR;
+            const int s = ci * a->k + kk;
             const float *xs = xr + kk * a->dil;
-            for (int r = 0; r < MR; r++)
-                for (int j = 0; j < a->n; j++) acc[r][j] = fmaf(w[r], xs[j], acc[r][j]);
+            for (int r = 0; r < MR; r++) {
+                const float w = TILE_W(a, ar, s, r);
+                for (int j = 0; j < a->n; j++) acc[r][j] = fmaf(w, xs[j], acc[r][j]);
+            }
         }
     }
     for (int r = 0; r < a->rows; r++) {
@@ -119,118 +129,137 @@ __attribute__((target("avx512f"))) static inline void store_avx512(const tile_ar
     }
 }
 
-/* 6 x 64 tile: 24 zmm accumulators, 4 loads + 6 broadcasts per (ci, k). */
-__attribute__((target("avx512f"))) static void tile_avx512(const tile_args *a) {
-    __m512 acc[MR][4];
-    for (int r = 0; r < MR; r++)
-        for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
-    const int steps = a->cin * a->k, pf_per = a->pf_lines > 0 ? (a->pf_lines + steps - 1) / steps : 0;
-    int pfl = 0;
-    for (int ci = 0; ci < a->cin; ci++) {
-        const float *xr = a->xp + (size_t)ci * a->ldx + a->t0;
-        const float *w = a->wp + (size_t)ci * a->k * MR;
-        for (int kk = 0; kk < a->k; kk++, w += MR) {
-            const float *xs = xr + kk * a->dil;
-            PF_STEP(a, pfl, pf_per);
-            __m512 x0 = _mm512_loadu_ps(xs), x1 = _mm512_loadu_ps(xs + 16);
-            __m512 x2 = _mm512_loadu_ps(xs + 32), x3 = _mm512_loadu_ps(xs + 48);
-            for (int r = 0; r < MR; r++) {
-                __m512 wv = _mm512_set1_ps(w[r]);
-                acc[r][0] = _mm512_fmadd_ps(wv, x0, acc[r][0]);
-                acc[r][1] = _mm512_fmadd_ps(wv, x1, acc[r][1]);
-                acc[r][2] = _mm512_fmadd_ps(wv, x2, acc[r][2]);
-                acc[r][3] = _mm512_fmadd_ps(wv, x3, acc[r][3]);
-            }
-        }
-    }
-    store_avx512(a, acc);
-}
-
-/* The same tile for a plain matrix product, with the 6 rows of A read in
- * place (row stride lda; rows past `rows` repeat the last one and are not
- * stored), so A needs no packing, and only the nv 16-column vectors the
- * tile needs are computed (attention products have odd widths). Same
- * summation order as tile_avx512. */
-__attribute__((target("avx512f"), always_inline)) static inline void rows_nv(const tile_args *a, const int nv) {
+/* 6 x 64 tile: 24 zmm accumulators, nv (<= 4) loads + 6 broadcasts per
+ * (ci, k); only the 16-column vectors the tile needs are computed
+ * (attention products have odd widths). */
+__attribute__((target("avx512f"), always_inline)) static inline void tile_avx512_nv(const tile_args *a, const int nv,
+                                                                                  const int direct) {
     __m512 acc[MR][4];
     for (int r = 0; r < MR; r++)
         for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
     const float *ar[MR];
-    for (int r = 0; r < MR; r++) ar[r] = a->ap + (size_t)(r < a->rows ? r : a->rows - 1) * a->lda;
-    const int steps = a->cin, pf_per = a->pf_lines > 0 ? (a->pf_lines + steps - 1) / steps : 0;
+    for (int r = 0; r < MR; r++) ar[r] = direct ? a->ap + (size_t)(r < a->rows ? r : a->rows - 1) * a->lda : NULL;
+    const int steps = a->cin * a->k, pf_per = a->pf_lines > 0 ? (a->pf_lines + steps - 1) / steps : 0;
     int pfl = 0;
     for (int ci = 0; ci < a->cin; ci++) {
-        const float *xs = a->xp + (size_t)ci * a->ldx + a->t0;
-        PF_STEP(a, pfl, pf_per);
-        __m512 x[4];
-        for (int v = 0; v < nv; v++) x[v] = _mm512_loadu_ps(xs + 16 * v);
-        for (int r = 0; r < MR; r++) {
-            __m512 wv = _mm512_set1_ps(ar[r][ci]);
-            for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(wv, x[v], acc[r][v]);
+        const float *xr = a->xp + (size_t)ci * a->ldx + a->t0;
+        for (int kk = 0; kk < a->k; kk++) {
+            const int s = ci * a->k + kk;
+            const float *xs = xr + kk * a->dil;
+            PF_STEP(a, pfl, pf_per);
+            __m512 x[4];
+            for (int v = 0; v < nv; v++) x[v] = _mm512_loadu_ps(xs + 16 * v);
+            for (int r = 0; r < MR; r++) {
+                const __m512 wv = _mm512_set1_ps(direct ? ar[r][s] : a->wp[(size_t)s * MR + r]);
+                for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(wv, x[v], acc[r][v]);
+            }
         }
     }
     store_avx512(a, acc);
 }
 
-__attribute__((target("avx512f"))) static void tile_avx512_rows(const tile_args *a) {
-    switch ((a->n + 15) / 16) {
-    case 1: rows_nv(a, 1); break;
-    case 2: rows_nv(a, 2); break;
-    case 3: rows_nv(a, 3); break;
-    default: rows_nv(a, 4); break;
+__attribute__((target("avx512f"))) static void tile_avx512(const tile_args *a) {
+    const int nv = (a->n + 15) / 16;
+    if (a->ap) {
+        if (nv == 1) tile_avx512_nv(a, 1, 1);
+        else if (nv == 2) tile_avx512_nv(a, 2, 1);
+        else if (nv == 3) tile_avx512_nv(a, 3, 1);
+        else tile_avx512_nv(a, 4, 1);
+    } else {
+        if (nv == 1) tile_avx512_nv(a, 1, 0);
+        else if (nv == 2) tile_avx512_nv(a, 2, 0);
+        else if (nv == 3) tile_avx512_nv(a, 3, 0);
+        else tile_avx512_nv(a, 4, 0);
     }
 }
 
-/* 6 x 16 tile: 12 ymm accumulators (the classic AVX2 sgemm shape). */
-__attribute__((target("avx2,fma"))) static void tile_avx2(const tile_args *a) {
-    __m256 acc[MR][2];
-    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-    for (int ci = 0; ci < a->cin; ci++) {
-        const float *xr = a->xp + (size_t)ci * a->ldx + a->t0;
-        const float *w = a->wp + (size_t)ci * a->k * MR;
-        for (int kk = 0; kk < a->k; kk++, w += MR) {
-            const float *xs = xr + kk * a->dil;
-            __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8);
-            for (int r = 0; r < MR; r++) {
-                __m256 wv = _mm256_broadcast_ss(&w[r]);
-                acc[r][0] = _mm256_fmadd_ps(wv, x0, acc[r][0]);
-                acc[r][1] = _mm256_fmadd_ps(wv, x1, acc[r][1]);
+/* The AVX2 tile: the same 6 x 64 tile (same loops, same order per output)
+ * as 16-column strips, each a 6 x 16 block of 12 ymm accumulators kept in
+ * registers: 2 loads + 6 broadcasts per 12 FMAs. Named accumulators and a
+ * store by constant index, so the compiler keeps them out of memory. */
+#define AVX2_ROW(r, w)                                       \
+    do {                                                     \
+        const __m256 wv = _mm256_broadcast_ss(w);            \
+        c##r##0 = _mm256_fmadd_ps(wv, x0, c##r##0);          \
+        c##r##1 = _mm256_fmadd_ps(wv, x1, c##r##1);          \
+    } while (0)
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void strip_avx2(const tile_args *a, const int col, const int direct) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    /* the prefetch is spread over the first strip's steps */
+    const int steps = a->cin * a->k, pf_per = col == 0 && a->pf_lines > 0 ? (a->pf_lines + steps - 1) / steps : 0;
+    int pfl = 0;
+    if (direct) {
+        const float *a0 = a->ap, *a1 = a->ap + (size_t)(a->rows > 1 ? 1 : a->rows - 1) * a->lda;
+        const float *a2 = a->ap + (size_t)(a->rows > 2 ? 2 : a->rows - 1) * a->lda;
+        const float *a3 = a->ap + (size_t)(a->rows > 3 ? 3 : a->rows - 1) * a->lda;
+        const float *a4 = a->ap + (size_t)(a->rows > 4 ? 4 : a->rows - 1) * a->lda;
+        const float *a5 = a->ap + (size_t)(a->rows > 5 ? 5 : a->rows - 1) * a->lda;
+        const float *xs = a->xp + a->t0 + col;
+        for (int ci = 0; ci < a->cin; ci++, xs += a->ldx) {
+            PF_STEP(a, pfl, pf_per);
+            const __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8);
+            AVX2_ROW(0, a0 + ci); AVX2_ROW(1, a1 + ci); AVX2_ROW(2, a2 + ci);
+            AVX2_ROW(3, a3 + ci); AVX2_ROW(4, a4 + ci); AVX2_ROW(5, a5 + ci);
+        }
+    } else {
+        const float *w = a->wp;
+        for (int ci = 0; ci < a->cin; ci++) {
+            const float *xr = a->xp + (size_t)ci * a->ldx + a->t0 + col;
+            for (int kk = 0; kk < a->k; kk++, w += MR) {
+                const float *xs = xr + kk * a->dil;
+                PF_STEP(a, pfl, pf_per);
+                const __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8);
+                AVX2_ROW(0, w); AVX2_ROW(1, w + 1); AVX2_ROW(2, w + 2);
+                AVX2_ROW(3, w + 3); AVX2_ROW(4, w + 4); AVX2_ROW(5, w + 5);
             }
         }
     }
+    __attribute__((aligned(32))) float out[MR][16];
+    _mm256_store_ps(out[0], c00), _mm256_store_ps(out[0] + 8, c01), _mm256_store_ps(out[1], c10), _mm256_store_ps(out[1] + 8, c11);
+    _mm256_store_ps(out[2], c20), _mm256_store_ps(out[2] + 8, c21), _mm256_store_ps(out[3], c30), _mm256_store_ps(out[3] + 8, c31);
+    _mm256_store_ps(out[4], c40), _mm256_store_ps(out[4] + 8, c41), _mm256_store_ps(out[5], c50), _mm256_store_ps(out[5] + 8, c51);
+    /* bias, column bias and residual in the same order as the other kernels */
+    const int w16 = a->n - col < 16 ? a->n - col : 16;
     for (int r = 0; r < a->rows; r++) {
-        int co = a->co0 + r;
-        float b = a->bias ? a->bias[co] : 0.0f;
-        float *yo = a->y + (size_t)co * a->ldy + a->t0;
-        const float *ro = a->res ? a->res + (size_t)co * a->ldy + a->t0 : NULL;
-        const float *cb = a->cbias ? a->cbias + a->t0 : NULL;
-        float tmp[16];
-        _mm256_storeu_ps(tmp, acc[r][0]);
-        _mm256_storeu_ps(tmp + 8, acc[r][1]);
-        for (int j = 0; j < a->n; j++) yo[j] = tmp[j] + b + (cb ? cb[j] : 0.0f) + (ro ? ro[j] : 0.0f);
-        if (a->post) a->post(yo, (size_t)a->n);
+        const int co = a->co0 + r;
+        const float b = a->bias ? a->bias[co] : 0.0f;
+        float *yo = a->y + (size_t)co * a->ldy + a->t0 + col;
+        const float *ro = a->res ? a->res + (size_t)co * a->ldy + a->t0 + col : NULL;
+        const float *cb = a->cbias ? a->cbias + a->t0 + col : NULL;
+        if (w16 == 16) {
+            for (int h = 0; h < 16; h += 8) {
+                __m256 o = _mm256_add_ps(_mm256_load_ps(out[r] + h), _mm256_set1_ps(b));
+                if (cb) o = _mm256_add_ps(o, _mm256_loadu_ps(cb + h));
+                if (ro) o = _mm256_add_ps(o, _mm256_loadu_ps(ro + h));
+                _mm256_storeu_ps(yo + h, o);
+            }
+        } else {
+            for (int j = 0; j < w16; j++) yo[j] = out[r][j] + b + (cb ? cb[j] : 0.0f) + (ro ? ro[j] : 0.0f);
+        }
     }
+}
+
+__attribute__((target("avx2,fma"))) static void tile_avx2(const tile_args *a) {
+    for (int col = 0; col < a->n; col += 16) {
+        if (a->ap) strip_avx2(a, col, 1);
+        else strip_avx2(a, col, 0);
+    }
+    if (a->post)
+        for (int r = 0; r < a->rows; r++) a->post(a->y + (size_t)(a->co0 + r) * a->ldy + a->t0, (size_t)a->n);
 }
 #endif
 
-typedef enum { ISA_GENERIC, ISA_AVX2, ISA_AVX512 } isa_t;
-
-static isa_t detect_isa(void) {
-#ifdef SBV2_X86
-    /* the cpu model is initialised by libgcc before main; reading it is pure */
-    if (__builtin_cpu_supports("avx512f")) return ISA_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ISA_AVX2;
-#endif
-    return ISA_GENERIC;
+/* the kernel path: the active one, or at most `force` (tests) */
+static isa_t pick_isa(int force) {
+    isa_t isa = isa_active();
+    if (force == CONV_FORCE_GENERIC) isa = ISA_GENERIC;
+    else if (force == CONV_FORCE_AVX2 && isa == ISA_AVX512) isa = ISA_AVX2;
+    return isa;
 }
 
-const char *conv_isa_name(void) {
-    switch (detect_isa()) {
-    case ISA_AVX512: return "avx512";
-    case ISA_AVX2: return "avx2+fma";
-    default: return "generic";
-    }
-}
+const char *conv_isa_name(void) { return isa_name(isa_active()); }
 
 float *scratch_get(scratch *s, int slot, size_t n) {
     if (!s) return malloc(sizeof(float) * (n ? n : 1));
@@ -278,8 +307,8 @@ static int run_tiles(const conv_job *j, isa_t isa, int nr, const float *xp, size
 }
 
 int conv_run(const conv_job *j) {
-    const isa_t isa = j->force_generic ? ISA_GENERIC : detect_isa();
-    const int nr = isa == ISA_AVX512 ? 64 : isa == ISA_AVX2 ? 16 : 64;
+    const isa_t isa = pick_isa(j->force);
+    const int nr = 64; /* tile width on every path (AVX2 runs it as 16-column strips) */
     const int span = (j->k - 1) * j->dil;
     /* padded, activated input; NR spare zeros on the right so full tiles can read */
     const size_t ldx = (size_t)j->tout + (size_t)span + (size_t)nr;
@@ -318,43 +347,24 @@ float *conv_thread_slice(float *base, size_t per_thread) {
 #endif
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-static void lrelu_copy(const float *restrict x, int n, float slope, float *restrict o) {
+SBV2_BODY void lrelu_copy_body(const float *restrict x, int n, float slope, float *restrict o) {
     for (int i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : x[i] * slope;
 }
+SBV2_MULTIVERSION(lrelu_copy, (const float *restrict x, int n, float slope, float *restrict o), (x, n, slope, o))
 
-void conv_pad_activate_row(const float *x, int T, float slope, int pad_l, size_t lda, float *a) {
+void conv_pad_activate_row(int isa, const float *x, int T, float slope, int pad_l, size_t lda, float *a) {
     memset(a, 0, sizeof(float) * (size_t)pad_l);
-    lrelu_copy(x, T, slope, a + pad_l);
+    lrelu_copy((isa_t)isa, x, T, slope, a + pad_l);
     memset(a + pad_l + T, 0, sizeof(float) * (lda - (size_t)pad_l - (size_t)T));
-}
-
-/* Rows [b*MR, b*MR+MR) of A (row stride lda) as one packed block [K][MR],
- * zeros past M. */
-static void pack_block(const float *a, size_t lda, int M, int K, int b, float *dst) {
-    for (int r = 0; r < MR; r++) {
-        const int row = b * MR + r;
-        if (row < M) {
-            const float *src = a + (size_t)row * lda;
-            for (int k = 0; k < K; k++) dst[(size_t)k * MR + r] = src[k];
-        } else {
-            for (int k = 0; k < K; k++) dst[(size_t)k * MR + r] = 0.0f;
-        }
-    }
 }
 
 /* Thread tid of nth's share of conv_gemm (see below). */
 static void gemm_part(const gemm_job *g, isa_t isa, int nr, int kc, int tid, int nth) {
     const int M = g->M, K = g->K, N = g->N, nks = (K + kc - 1) / kc;
     const int blocks = (M + MR - 1) / MR, tiles = (N + nr - 1) / nr;
-    float *pk = g->pack_buf;
-    const int direct = isa == ISA_AVX512; /* A read in place; the other kernels take it packed */
-    if (!direct) {
-        for (int b = tid; b < blocks; b += nth) pack_block(g->a, g->lda, M, K, b, pk + (size_t)b * K * MR);
-#pragma omp barrier
-    }
+    /* every kernel reads A in place: no packing pass, so no barrier (this runs
+       inside other parallel regions with nth == 1, where a barrier would bind
+       to the outer team) */
     /* this thread's contiguous share of (panel, block) output tiles, each with
        all its K slices (so no two threads accumulate into one tile). Per
        panel and slice, a kc x 64 piece of B is read from memory by the
@@ -373,14 +383,14 @@ static void gemm_part(const gemm_job *g, isa_t isa, int nr, int kc, int tid, int
             const int ntt = ks + 1 < nks ? tt : tt + 1, nk0 = ks + 1 < nks ? k0 + kc : 0;
             const int nkn = K - nk0 < kc ? K - nk0 : kc, helpers = b_hi - b_lo > 1 ? b_hi - b_lo - 1 : 1;
             for (int b = b_lo; b < b_hi; b++) {
-                tile_args a = {pk + (size_t)b * K * MR + (size_t)k0 * MR, g->b + (size_t)k0 * g->ldb, g->ldb, kn, 1, 1, NULL,
+                tile_args a = {NULL, g->b + (size_t)k0 * g->ldb, g->ldb, kn, 1, 1, NULL,
                                ks == 0 ? g->cbias : NULL, acc ? g->c : NULL, g->c, g->ldc, b * MR,
                                M - b * MR < MR ? M - b * MR : MR, tt * nr, N - tt * nr < nr ? N - tt * nr : nr, NULL, 0, 0,
                                g->a + (size_t)b * MR * g->lda + k0, g->lda, ks == nks - 1 ? g->post : NULL};
                 /* blocks after the first each fetch a share of the next piece's rows
                    (a lone block fetches them all) */
                 const int me = b_hi - b_lo > 1 ? b - b_lo - 1 : 0;
-                if (g->prefetch && isa == ISA_AVX512 && has_next && me >= 0) {
+                if (g->prefetch && isa != ISA_GENERIC && has_next && me >= 0) {
                     const int per = (nkn + helpers - 1) / helpers, r0 = me * per, r1 = r0 + per < nkn ? r0 + per : nkn;
                     if (r1 > r0) {
                         a.pf = g->b + (size_t)(nk0 + r0) * g->ldb + (size_t)ntt * nr;
@@ -388,11 +398,7 @@ static void gemm_part(const gemm_job *g, isa_t isa, int nr, int kc, int tid, int
                         a.pf_lines = 4 * (r1 - r0);
                     }
                 }
-#ifdef SBV2_X86
-                if (direct) tile_avx512_rows(&a);
-                else
-#endif
-                    tile_run(isa, &a);
+                tile_run(isa, &a);
             }
         }
     }
@@ -401,10 +407,8 @@ static void gemm_part(const gemm_job *g, isa_t isa, int nr, int kc, int tid, int
 int conv_gemm(const gemm_job *g) { return conv_gemm_isa(g, 0); }
 
 int conv_gemm_isa(const gemm_job *g, int force) {
-    isa_t isa = detect_isa();
-    if (force == 1) isa = ISA_GENERIC;
-    else if (force == 2 && isa == ISA_AVX512) isa = ISA_AVX2;
-    const int nr = isa == ISA_AVX2 ? 16 : 64, M = g->M, K = g->K, N = g->N;
+    const isa_t isa = pick_isa(force);
+    const int nr = 64, M = g->M, K = g->K, N = g->N;
     const int kc = g->kc > 0 && g->kc < K ? g->kc : K;
     int nt = g->n_threads > 0 ? g->n_threads : 1;
     if ((double)M * K * N < 2e5 || ((M + MR - 1) / MR) * ((N + nr - 1) / nr) < 2) nt = 1;
@@ -424,8 +428,8 @@ int conv_gemm_isa(const gemm_job *g, int force) {
     return 0;
 }
 
-int conv_matmul(const float *a, int M, int K, const float *b, size_t ldb, int N, float *c, float *pack_buf, int nt) {
-    gemm_job g = {a, (size_t)K, M, K, b, ldb, N, c, (size_t)N, NULL, 0, 0, 0, pack_buf, nt, NULL};
+int conv_matmul(const float *a, int M, int K, const float *b, size_t ldb, int N, float *c, int nt) {
+    gemm_job g = {a, (size_t)K, M, K, b, ldb, N, c, (size_t)N, NULL, 0, 0, 0, nt, NULL};
     return conv_gemm(&g);
 }
 
@@ -439,19 +443,18 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* The kernel's own rate on an in-cache product (48 x 256 x 512 per thread):
- * the roof its large products can approach. (A loop of independent FMA
- * chains reads about 30 % lower on Zen 4 than this kernel sustains.) */
-double conv_fma_peak_gflops(int n_threads, double seconds) {
+/* The kernel's own rate on an in-cache product (48 x 256 x 512 per thread)
+ * on the active path: the roof its large products can approach. */
+double conv_kernel_gflops(int n_threads, double seconds) {
     if (n_threads < 1) n_threads = 1;
     const int M = 48, K = 256, N = 512;
     float *a = conv_alloc((size_t)M * K * n_threads), *b = conv_alloc((size_t)K * (N + 64));
-    float *c = conv_alloc((size_t)M * N * n_threads), *pk = conv_alloc(conv_packed_size(M * n_threads, K, 1));
+    float *c = conv_alloc((size_t)M * N * n_threads);
     double best = 0;
-    if (a && b && c && pk) {
+    if (a && b && c) {
         for (size_t i = 0; i < (size_t)M * K * n_threads; i++) a[i] = (float)(i % 7) * 0.1f;
         for (size_t i = 0; i < (size_t)K * (N + 64); i++) b[i] = (float)(i % 5) * 0.1f;
-        gemm_job g = {a, (size_t)K, M * n_threads, K, b, (size_t)N + 64, N, c, (size_t)N, NULL, 0, 0, 0, pk, n_threads, NULL};
+        gemm_job g = {a, (size_t)K, M * n_threads, K, b, (size_t)N + 64, N, c, (size_t)N, NULL, 0, 0, 0, n_threads, NULL};
         const double t_end = now_s() + seconds;
         while (now_s() < t_end) {
             const double t0 = now_s();
@@ -460,6 +463,86 @@ double conv_fma_peak_gflops(int n_threads, double seconds) {
             if (gf > best) best = gf;
         }
     }
-    free(a), free(b), free(c), free(pk);
+    free(a), free(b), free(c);
     return best;
+}
+
+/* The FMA units' peak as a plain loop of independent FMA chains reaches it
+ * (12 chains of 8 lanes on AVX2, 12 of 16 on AVX-512, 8 scalar ones
+ * otherwise), in registers, no memory traffic. Returns GFLOP/s of one thread;
+ * out keeps the result alive. */
+#ifdef SBV2_X86
+/* named chains (an array of vectors would live on the stack) */
+#define FMA12(T, F)                                                                                          \
+    T c0 = F(0), c1 = F(1), c2 = F(2), c3 = F(3), c4 = F(4), c5 = F(5), c6 = F(6), c7 = F(7), c8 = F(8), \
+      c9 = F(9), c10 = F(10), c11 = F(11)
+__attribute__((target("avx2,fma"))) static double fma_loop_avx2(long iters, float *out) {
+    const __m256 m = _mm256_set1_ps(0.999999f), d = _mm256_set1_ps(1e-7f);
+#define S8(i) _mm256_set1_ps((float)(i))
+    FMA12(__m256, S8);
+#define F8(c) c = _mm256_fmadd_ps(c, m, d)
+    const double t0 = now_s();
+    for (long it = 0; it < iters; it++) {
+        F8(c0), F8(c1), F8(c2), F8(c3), F8(c4), F8(c5), F8(c6), F8(c7), F8(c8), F8(c9), F8(c10), F8(c11);
+    }
+    const double dt = now_s() - t0;
+    c0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)), _mm256_add_ps(c4, c5));
+    c6 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c6, c7), _mm256_add_ps(c8, c9)), _mm256_add_ps(c10, c11));
+    *out = _mm256_cvtss_f32(_mm256_add_ps(c0, c6));
+    return (double)iters * 12 * 8 * 2 / dt / 1e9;
+}
+
+/* 24 chains: AVX-512's two FMA ports at 4 cycles need at least 8 */
+__attribute__((target("avx512f"))) static double fma_loop_avx512(long iters, float *out) {
+    const __m512 m = _mm512_set1_ps(0.999999f), d = _mm512_set1_ps(1e-7f);
+#define S16(i) _mm512_set1_ps((float)(i))
+    FMA12(__m512, S16);
+#define F16(c) c = _mm512_fmadd_ps(c, m, d)
+    const double t0 = now_s();
+    for (long it = 0; it < iters; it++) {
+        F16(c0), F16(c1), F16(c2), F16(c3), F16(c4), F16(c5), F16(c6), F16(c7), F16(c8), F16(c9), F16(c10), F16(c11);
+    }
+    const double dt = now_s() - t0;
+    c0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3)), _mm512_add_ps(c4, c5));
+    c6 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c6, c7), _mm512_add_ps(c8, c9)), _mm512_add_ps(c10, c11));
+    *out = _mm512_cvtss_f32(_mm512_add_ps(c0, c6));
+    return (double)iters * 12 * 16 * 2 / dt / 1e9;
+}
+#endif
+
+static double fma_loop_generic(long iters, float *out) {
+    float c[8];
+    for (int i = 0; i < 8; i++) c[i] = (float)i;
+    const double t0 = now_s();
+    for (long it = 0; it < iters; it++)
+        for (int i = 0; i < 8; i++) c[i] = fmaf(c[i], 0.999999f, 1e-7f);
+    const double dt = now_s() - t0;
+    *out = c[0] + c[7];
+    return (double)iters * 8 * 2 / dt / 1e9;
+}
+
+double conv_fma_loop_gflops(int n_threads, double seconds) {
+    if (n_threads < 1) n_threads = 1;
+    const isa_t isa = isa_active();
+    double total = 0;
+#pragma omp parallel num_threads(n_threads) reduction(+ : total)
+    {
+        double best = 0;
+        float sink = 0;
+        long iters = 1 << 16;
+        const double t_end = now_s() + seconds;
+        while (now_s() < t_end) {
+            double gf;
+#ifdef SBV2_X86
+            if (isa == ISA_AVX512) gf = fma_loop_avx512(iters, &sink);
+            else if (isa == ISA_AVX2) gf = fma_loop_avx2(iters, &sink);
+            else
+#endif
+                gf = fma_loop_generic(iters / 16, &sink);
+            if (gf > best) best = gf;
+            if (iters < (1 << 22)) iters *= 2;
+        }
+        total += best + (sink == 12345.0f ? 1e-9 : 0.0);
+    }
+    return total;
 }

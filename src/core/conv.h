@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 typedef enum { CONV_ACT_NONE = 0, CONV_ACT_LEAKY = 1 } conv_act;
+enum { CONV_FORCE_NONE = 0, CONV_FORCE_GENERIC = 1, CONV_FORCE_AVX2 = 2 };
 
 /* Grow-only scratch buffers owned by a per-request state, so steady-state
  * inference allocates nothing (no page-fault storms). Slots are named below. */
@@ -33,7 +34,7 @@ typedef struct conv_job {
     float *y;            /* [cout][tout] */
     int tout;
     int n_threads;
-    int force_generic;   /* tests: run the portable kernel */
+    int force;           /* tests: CONV_FORCE_GENERIC or CONV_FORCE_AVX2 caps the kernel path, 0 = as active */
     scratch *ws;         /* optional reusable memory for the padded input */
     size_t x_ld;         /* > 0: x is already padded (row stride x_ld, pad_l zeros in
                             front, >= 64 readable zeros after tin); act/mask unused */
@@ -52,17 +53,16 @@ const char *conv_isa_name(void);
 float *conv_thread_slice(float *base, size_t per_thread);
 /* One activated, zero-padded input row for the transform-domain kernels
  * (Winograd, FFT): a[0..pad_l) = 0, a[pad_l + t] = lrelu(x[t], slope),
- * zeros up to lda. */
-void conv_pad_activate_row(const float *x, int T, float slope, int pad_l, size_t lda, float *a);
+ * zeros up to lda; isa: the path (isa_t) the caller resolved. */
+void conv_pad_activate_row(int isa, const float *x, int T, float slope, int pad_l, size_t lda, float *a);
 /* C [M][N] = A [M][K] x B [K][N], contiguous A and C: conv_gemm without
- * strides (B rows of stride ldb, readable to the next multiple of 64 columns);
- * pack_buf holds conv_packed_size(M, K, 1) floats. Returns 0. */
-int conv_matmul(const float *a, int M, int K, const float *b, size_t ldb, int N, float *c, float *pack_buf, int nt);
+ * strides (B rows of stride ldb, readable to the next multiple of 64 columns).
+ * Returns 0. */
+int conv_matmul(const float *a, int M, int K, const float *b, size_t ldb, int N, float *c, int nt);
 /* C = A x B (+ C when accumulate) (+ cbias per column), row-major with
  * strides: A [M][K] (lda), B [K][N] (ldb), C [M][N] (ldc). B rows must be
  * readable up to the next multiple of 64 columns (those lanes are computed
- * and dropped); pack_buf holds conv_packed_size(M, K, 1) floats (only the
- * AVX2 and portable kernels use it). prefetch: B is large and cold (weights),
+ * and dropped); A is read in place by every kernel. prefetch: B is large and cold (weights),
  * so each thread fetches its next 64-column panel while computing the current
  * one. Needs M, K, N >= 1 (otherwise nothing is written); allocates nothing;
  * returns 0. The summation order per output is fixed (k ascending, one FMA
@@ -80,15 +80,17 @@ typedef struct gemm_job {
     int accumulate;
     int kc;             /* > 0: K in slices of kc, so a kc x 64 piece of B stays in L2 */
     int prefetch;
-    float *pack_buf;
     int n_threads;
     void (*post)(float *row, size_t n); /* or NULL: applied to each finished output row piece */
 } gemm_job;
 int conv_gemm(const gemm_job *g);
-/* Tests: the same with the portable kernel (force 1) or at most AVX2 (force 2). */
+/* Tests: the same with the portable kernel (CONV_FORCE_GENERIC) or at most
+ * AVX2 (CONV_FORCE_AVX2). */
 int conv_gemm_isa(const gemm_job *g, int force);
-/* Measured fp32 rate of this kernel on an in-cache product (GFLOP/s),
- * using n_threads threads for about `seconds`. */
-double conv_fma_peak_gflops(int n_threads, double seconds);
+/* Measured fp32 rate (GFLOP/s, n_threads threads, about `seconds`) of the
+ * active path's kernel on an in-cache product, and of a plain loop of
+ * independent FMA chains: the peak the kernel is measured against. */
+double conv_kernel_gflops(int n_threads, double seconds);
+double conv_fma_loop_gflops(int n_threads, double seconds);
 
 #endif

@@ -28,13 +28,9 @@
 
 #include "core/conv.h"
 #include "core/fftconv.h"
+#include "core/isa.h"
 
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SBV2_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SBV2_CLONES
-#endif
 
 #define N FFTC_N
 #define NB FFTC_BINS
@@ -101,7 +97,7 @@ void fftc_prepare(fft_conv *fc, const float *w, const float *bias, int cout, int
 /* In-place radix-2 FFT of 32 points in `cnt` lanes: point j of lane n is
  * re[j*ld + n], im[j*ld + n]; input in bit-reversed order, output natural.
  * sign -1: forward, +1: inverse (unscaled). Lanes are the SIMD dimension. */
-SBV2_CLONES static void fft32_lanes(float *re, float *im, size_t ld, int cnt, float sign, int first_len) {
+SBV2_BODY void fft32_lanes_body(float *re, float *im, size_t ld, int cnt, float sign, int first_len) {
     if (first_len == 2) {
         /* stages 1 and 2 (twiddles 1 and -sign*i) fused, without multiplications */
         for (int g = 0; g < N; g += 4) {
@@ -145,7 +141,7 @@ SBV2_CLONES static void fft32_lanes(float *re, float *im, size_t ld, int cnt, fl
 
 /* One input channel's tiles into the transform rows: lane n reads the 32
  * inputs a[off[n] + j*d]. */
-SBV2_CLONES static void forward_tiles(const float *restrict a, const size_t *restrict off, int d, int cnt,
+SBV2_BODY void forward_tiles_body(const float *restrict a, const size_t *restrict off, int d, int cnt,
                                       float *restrict re, float *restrict im, size_t ld) {
     /* the first two radix-2 stages of real input need no multiplications:
        rows g..g+3 (bit-reversed inputs x0..x3) become
@@ -165,12 +161,13 @@ SBV2_CLONES static void forward_tiles(const float *restrict a, const size_t *res
             r3[n] = u1, i3[n] = u3;
         }
     }
-    fft32_lanes(re, im, ld, cnt, -1.0f, 8);
+    fft32_lanes_body(re, im, ld, cnt, -1.0f, 8);
 }
+SBV2_MULTIVERSION(forward_tiles, (const float *restrict a, const size_t *restrict off, int d, int cnt, float *restrict re, float *restrict im, size_t ld), (a, off, d, cnt, re, im, ld))
 
 /* Bins of one channel into the product inputs: plane f row ci (z) and row
  * cin + ci (z'), see the top of the file. */
-SBV2_CLONES static void spread_bins(const float *restrict re, const float *restrict im, size_t ld, int cnt, float *const *b,
+SBV2_BODY void spread_bins_body(const float *restrict re, const float *restrict im, size_t ld, int cnt, float *const *b,
                                     const size_t *ldb, int ci, int cin) {
     memcpy(b[0] + (size_t)ci * ldb[0], re, sizeof(float) * cnt);
     memcpy(b[NB - 1] + (size_t)ci * ldb[NB - 1], re + (size_t)(NB - 1) * ld, sizeof(float) * cnt);
@@ -183,9 +180,10 @@ SBV2_CLONES static void spread_bins(const float *restrict re, const float *restr
         }
     }
 }
+SBV2_MULTIVERSION(spread_bins, (const float *restrict re, const float *restrict im, size_t ld, int cnt, float *const *b, const size_t *ldb, int ci, int cin), (re, im, ld, cnt, b, ldb, ci, cin))
 
 /* One output channel: its bins (hermitian) back to 32 real points per tile. */
-SBV2_CLONES static void inverse_tiles(float *const *mb, const size_t *ldm, int co, int cnt, float *restrict re,
+SBV2_BODY void inverse_tiles_body(float *const *mb, const size_t *ldm, int co, int cnt, float *restrict re,
                                       float *restrict im, size_t ld) {
     const float *m0 = mb[0] + (size_t)co * ldm[0], *m16 = mb[NB - 1] + (size_t)co * ldm[NB - 1];
     memcpy(re + (size_t)REV5[0] * ld, m0, sizeof(float) * cnt);
@@ -201,8 +199,9 @@ SBV2_CLONES static void inverse_tiles(float *const *mb, const size_t *ldm, int c
             i1[n] = m[2 * n + 1], i2[n] = -m[2 * n + 1];
         }
     }
-    fft32_lanes(re, im, ld, cnt, 1.0f, 2);
+    fft32_lanes_body(re, im, ld, cnt, 1.0f, 2);
 }
+SBV2_MULTIVERSION(inverse_tiles, (float *const *mb, const size_t *ldm, int co, int cnt, float *restrict re, float *restrict im, size_t ld), (mb, ldm, co, cnt, re, im, ld))
 
 /* A tile of the flat list: residue r, first output q0 (in residue steps),
  * outputs that exist (m, or fewer at the residue's end). */
@@ -231,6 +230,7 @@ int fftc_run(const fft_conv *fc, const float *x, int T, int dil, float slope, co
              scratch *ws) {
     const int C = fc->cin, CO = fc->cout, K = fc->k, m = N + 1 - K;
     const int pad_l = (K - 1) * dil / 2, nth = nt > 0 ? nt : 1;
+    const isa_t isa = isa_active();
     if (T <= 0) return 0;
     /* one flat list of the tiles of every residue, cut into equal chunks (a few
        MB of bin planes per thread); the products run on whole 64-column
@@ -275,7 +275,7 @@ int fftc_run(const fft_conv *fc, const float *x, int T, int dil, float slope, co
     {
 #pragma omp for schedule(static)
         for (int ci = 0; ci < C; ci++) {
-            conv_pad_activate_row(x + (size_t)ci * T, T, slope, pad_l, lda, a + (size_t)ci * lda);
+            conv_pad_activate_row(isa, x + (size_t)ci * T, T, slope, pad_l, lda, a + (size_t)ci * lda);
         }
         float *wb = conv_thread_slice(work, per_thread);
         float *fre = wb, *fim = wb + N * ldf + 16;
@@ -293,8 +293,8 @@ int fftc_run(const fft_conv *fc, const float *x, int T, int dil, float slope, co
         for (int ic = 0; ic < nchunk; ic++) {
             const int g0 = ic * csz, cnt = csz; /* lanes past the list read zeros, store nothing */
             for (int ci = 0; ci < C; ci++) {
-                forward_tiles(a + (size_t)ci * lda, offs + g0, dil, cnt, fre, fim, ldf);
-                spread_bins(fre, fim, ldf, cnt, bin, ldb, ci, C);
+                forward_tiles(isa, a + (size_t)ci * lda, offs + g0, dil, cnt, fre, fim, ldf);
+                spread_bins(isa, fre, fim, ldf, cnt, bin, ldb, ci, C);
             }
             for (int f = 0; f < NB; f++) {
                 const int real = f == 0 || f == NB - 1;
@@ -307,7 +307,7 @@ int fftc_run(const fft_conv *fc, const float *x, int T, int dil, float slope, co
                 conv_run(&j);
             }
             for (int co = 0; co < CO; co++) {
-                inverse_tiles(mout, ldm, co, cnt, fre, fim, ldf);
+                inverse_tiles(isa, mout, ldm, co, cnt, fre, fim, ldf);
                 store_tiles(fre, ldf, K, tiles + g0, cnt, dil, fc->bias ? fc->bias[co] : 0.0f,
                             res ? res + (size_t)co * T : NULL, y + (size_t)co * T);
             }

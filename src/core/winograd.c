@@ -16,6 +16,7 @@
 
 #include "core/conv.h"
 #include "core/winograd.h"
+#include "core/isa.h"
 
 
 /* F(3,3), points 0, 1, -1, 2, inf; rows of B^T scaled to integers and the
@@ -57,16 +58,11 @@ void wino_prepare(wino_conv *wc, const float *w, const float *bias, int cout, in
     free(tmp);
 }
 
-/* The transforms run over whole rows of tiles, vectorised for the CPU at run
- * time (target_clones): inputs arrive de-interleaved into p0/p1/p2 (the 1st,
+/* The transforms run over whole rows of tiles, vectorised for the active
+ * kernel path (SBV2_MULTIVERSION): inputs arrive de-interleaved into p0/p1/p2 (the 1st,
  * 2nd, 3rd element of each tile), so tile n reads p0[n] p1[n] p2[n] p0[n+1] p1[n+1]. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SBV2_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SBV2_CLONES
-#endif
 
-SBV2_CLONES static void transform_rows(const float *restrict p0, const float *restrict p1, const float *restrict p2, int n,
+SBV2_BODY void transform_rows_body(const float *restrict p0, const float *restrict p1, const float *restrict p2, int n,
                                        float *restrict v0, float *restrict v1, float *restrict v2, float *restrict v3,
                                        float *restrict v4) {
     for (int i = 0; i < n; i++) {
@@ -78,8 +74,9 @@ SBV2_CLONES static void transform_rows(const float *restrict p0, const float *re
         v4[i] = 2.0f * d1 - d2 - 2.0f * d3 + d4;
     }
 }
+SBV2_MULTIVERSION(transform_rows, (const float *restrict p0, const float *restrict p1, const float *restrict p2, int n, float *restrict v0, float *restrict v1, float *restrict v2, float *restrict v3, float *restrict v4), (p0, p1, p2, n, v0, v1, v2, v3, v4))
 
-SBV2_CLONES static void output_rows(const float *restrict m0, const float *restrict m1, const float *restrict m2,
+SBV2_BODY void output_rows_body(const float *restrict m0, const float *restrict m1, const float *restrict m2,
                                     const float *restrict m3, const float *restrict m4, int n, float *restrict o0,
                                     float *restrict o1, float *restrict o2) {
     for (int i = 0; i < n; i++) {
@@ -88,9 +85,10 @@ SBV2_CLONES static void output_rows(const float *restrict m0, const float *restr
         o2[i] = m1[i] + m2[i] + 4.0f * m3[i] + m4[i];
     }
 }
+SBV2_MULTIVERSION(output_rows, (const float *restrict m0, const float *restrict m1, const float *restrict m2, const float *restrict m3, const float *restrict m4, int n, float *restrict o0, float *restrict o1, float *restrict o2), (m0, m1, m2, m3, m4, n, o0, o1, o2))
 
 /* p_j[n] = src[(3n + j) * d] for n in [0, cnt]: the residue's tile inputs. */
-SBV2_CLONES static void gather_rows(const float *restrict src, int d, int cnt, float *restrict p0, float *restrict p1,
+SBV2_BODY void gather_rows_body(const float *restrict src, int d, int cnt, float *restrict p0, float *restrict p1,
                                     float *restrict p2) {
     const int s3 = 3 * d;
     for (int n = 0; n <= cnt; n++) {
@@ -99,9 +97,10 @@ SBV2_CLONES static void gather_rows(const float *restrict src, int d, int cnt, f
         p2[n] = src[(size_t)n * s3 + 2 * d];
     }
 }
+SBV2_MULTIVERSION(gather_rows, (const float *restrict src, int d, int cnt, float *restrict p0, float *restrict p1, float *restrict p2), (src, d, cnt, p0, p1, p2))
 
 /* dst[(3n + i) * d] = o_i[n] + b (+ res[same]) for tiles entirely inside. */
-SBV2_CLONES static void scatter_rows(const float *restrict o0, const float *restrict o1, const float *restrict o2, int n_full,
+SBV2_BODY void scatter_rows_body(const float *restrict o0, const float *restrict o1, const float *restrict o2, int n_full,
                                      int d, float b, const float *res, float *dst) {
     const size_t s3 = 3 * (size_t)d;
     if (res)
@@ -117,6 +116,7 @@ SBV2_CLONES static void scatter_rows(const float *restrict o0, const float *rest
             dst[n * s3 + 2 * d] = o2[n] + b;
         }
 }
+SBV2_MULTIVERSION(scatter_rows, (const float *restrict o0, const float *restrict o1, const float *restrict o2, int n_full, int d, float b, const float *res, float *dst), (o0, o1, o2, n_full, d, b, res, dst))
 
 typedef struct { int r, n0, cnt; } wchunk;
 
@@ -127,6 +127,7 @@ int wino_run(const wino_conv *wc, const float *x, int T, int dil, float slope, c
              scratch *ws) {
     const int C = wc->cin, CO = wc->cout, P = wc->pieces, K = wc->k;
     const int pad_l = (K - 1) * dil / 2, nth = nt > 0 ? nt : 1;
+    const isa_t isa = isa_active();
     if (T <= 0) return 0;
     int tc = (1 << 18) / (5 * C);
     tc = tc < 64 ? 64 : tc > 512 ? 512 : tc & ~63;
@@ -159,7 +160,7 @@ int wino_run(const wino_conv *wc, const float *x, int T, int dil, float slope, c
     {
 #pragma omp for schedule(static)
         for (int ci = 0; ci < C; ci++) {
-            conv_pad_activate_row(x + (size_t)ci * T, T, slope, pad_l, lda, a + (size_t)ci * lda);
+            conv_pad_activate_row(isa, x + (size_t)ci * T, T, slope, pad_l, lda, a + (size_t)ci * lda);
         }
         float *wb = conv_thread_slice(work, per_thread);
         float *p0 = wb, *p1 = p0 + prow, *p2 = p1 + prow;
@@ -170,9 +171,9 @@ int wino_run(const wino_conv *wc, const float *x, int T, int dil, float slope, c
             const int cnt = (ch.cnt + 63) & ~63, nv = cnt + P - 1; /* outputs, transformed tiles */
             const size_t st = (size_t)C * ldv;
             for (int ci = 0; ci < C; ci++) {
-                gather_rows(a + (size_t)ci * lda + (size_t)3 * ch.n0 * dil + ch.r, dil, nv, p0, p1, p2);
+                gather_rows(isa, a + (size_t)ci * lda + (size_t)3 * ch.n0 * dil + ch.r, dil, nv, p0, p1, p2);
                 float *vb = v + (size_t)ci * ldv;
-                transform_rows(p0, p1, p2, nv, vb, vb + st, vb + 2 * st, vb + 3 * st, vb + 4 * st);
+                transform_rows(isa, p0, p1, p2, nv, vb, vb + st, vb + 2 * st, vb + 3 * st, vb + 4 * st);
                 for (int e = 0; e < 5; e++) memset(vb + e * st + nv, 0, sizeof(float) * (ldv - nv));
             }
             for (int e = 0; e < 5; e++) {
@@ -187,10 +188,10 @@ int wino_run(const wino_conv *wc, const float *x, int T, int dil, float slope, c
                 const float *ro = res ? res + (size_t)co * T + ch.r + (size_t)3 * ch.n0 * dil : NULL;
                 const float *mb = mm + (size_t)co * cnt;
                 const size_t sm = (size_t)CO * cnt;
-                output_rows(mb, mb + sm, mb + 2 * sm, mb + 3 * sm, mb + 4 * sm, ch.cnt, p0, p1, p2);
+                output_rows(isa, mb, mb + sm, mb + 2 * sm, mb + 3 * sm, mb + 4 * sm, ch.cnt, p0, p1, p2);
                 /* whole tiles vectorised, the last partial one element by element */
                 const int left = q - 3 * ch.n0, n_full = left / 3 < ch.cnt ? left / 3 : ch.cnt;
-                scatter_rows(p0, p1, p2, n_full, dil, b, ro, yo);
+                scatter_rows(isa, p0, p1, p2, n_full, dil, b, ro, yo);
                 for (int n = n_full; n < ch.cnt; n++) {
                     const float o[3] = {p0[n], p1[n], p2[n]};
                     for (int i = 0; i < 3 && 3 * n + i < left; i++) {

@@ -196,9 +196,11 @@ int sbv2_config_parse(const char *json, size_t len, sbv2_hparams *hp, name_map *
                 rc = sbv2_fail(err, SBV2_ERR_FORMAT, "model.upsample_kernel_sizes[%d] is smaller than its rate", i);
                 goto out;
             }
-        if (hp->ups_initial_channel % (1 << nr) != 0 || (hp->ups_initial_channel >> nr) < 1) {
-            rc = sbv2_fail(err, SBV2_ERR_FORMAT, "model.upsample_initial_channel (%d) must be divisible by 2^%d",
-                           hp->ups_initial_channel, nr);
+        /* SBV2 sizes stage i with floor division, upsample_initial_channel // 2^(i+1):
+           any count works as long as the last stage keeps a channel */
+        if ((hp->ups_initial_channel >> nr) < 1) {
+            rc = sbv2_fail(err, SBV2_ERR_FORMAT, "model.upsample_initial_channel (%d) leaves no channel after %d upsamplings (needs >= 2^%d)",
+                           hp->ups_initial_channel, nr, nr);
             goto out;
         }
     }

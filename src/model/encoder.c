@@ -22,14 +22,9 @@ void encoder_free(encoder_t *e) {
     free(e->ffn);
 }
 
-/* Per-head work memory: scores, q^T, out^T, packed operand, padded k and v^T. */
-static size_t packed_floats(int T, int kc) {
-    size_t a = conv_packed_size(T, T, 1), b = conv_packed_size(T, kc, 1); /* p (T x T) and q^T (T x kc) */
-    return a > b ? a : b;
-}
-
+/* Per-head work memory: scores, q^T, out^T, padded k and v^T. */
 static size_t head_floats(int T, int kc) {
-    return (size_t)T * T + 2 * (size_t)T * kc + packed_floats(T, kc) + (size_t)kc * (T + 64) + (size_t)T * (kc + 64);
+    return (size_t)T * T + 2 * (size_t)T * kc + (size_t)kc * (T + 64) + (size_t)T * (kc + 64);
 }
 
 /* One head: o_h = softmax(q k^T / sqrt(kc) + rel_k) v + rel_v, written into
@@ -38,8 +33,8 @@ static int head_forward(const mha_t *a, const float *qh, const float *kh, const 
                         float *oh, float *buf, int nt) {
     const int kc = a->q.cout / a->n_heads, W = a->window;
     const float scale = 1.0f / sqrtf((float)kc);
-    float *sc = buf, *qt = sc + (size_t)T * T, *ot = qt + (size_t)T * kc, *pk = ot + (size_t)T * kc;
-    float *kp = pk + packed_floats(T, kc), *vp = kp + (size_t)kc * (T + 64);
+    float *sc = buf, *qt = sc + (size_t)T * T, *ot = qt + (size_t)T * kc;
+    float *kp = ot + (size_t)T * kc, *vp = kp + (size_t)kc * (T + 64);
     const size_t ldk = (size_t)T + 64, ldv = (size_t)kc + 64;
     for (int d = 0; d < kc; d++) {
         memcpy(kp + d * ldk, kh + (size_t)d * T, sizeof(float) * (size_t)T);
@@ -52,7 +47,7 @@ static int head_forward(const mha_t *a, const float *qh, const float *kh, const 
     /* content scores s[i][j] = (q_i / sqrt(kc)) . k_j */
     for (int i = 0; i < T; i++)
         for (int d = 0; d < kc; d++) qt[(size_t)i * kc + d] = qh[(size_t)d * T + i] * scale;
-    if (conv_matmul(qt, T, kc, kp, ldk, T, sc, pk, nt)) return SBV2_ERR_NO_MEMORY;
+    if (conv_matmul(qt, T, kc, kp, ldk, T, sc, nt)) return SBV2_ERR_NO_MEMORY;
     for (int i = 0; i < T; i++) {
         float *s = sc + (size_t)i * T;
         /* relative-key scores for |j - i| <= W */
@@ -77,7 +72,7 @@ static int head_forward(const mha_t *a, const float *qh, const float *kh, const 
         for (int j = 0; j < T; j++) s[j] *= inv;
     }
     /* out^T[i][d] = sum_j p[i][j] v[d][j]: p times v^T */
-    if (conv_matmul(sc, T, T, vp, ldv, kc, ot, pk, nt)) return SBV2_ERR_NO_MEMORY;
+    if (conv_matmul(sc, T, T, vp, ldv, kc, ot, nt)) return SBV2_ERR_NO_MEMORY;
     for (int i = 0; i < T; i++) {
         const float *s = sc + (size_t)i * T;
         int j0 = i - W < 0 ? 0 : i - W, j1 = i + W >= T ? T - 1 : i + W;

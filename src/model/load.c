@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/isa.h"
 #include "formats/npy.h"
 #include "model/layers.h"
 
@@ -267,30 +268,17 @@ int sbv2_model_style_vector(const sbv2_model *m, int style_id, float weight, flo
     return SBV2_OK;
 }
 
-const char *sbv2_system_info(void) {
-    return "AVX=" 
-#ifdef __AVX__
-           "1"
-#else
-           "0"
-#endif
-           " AVX2="
-#ifdef __AVX2__
-           "1"
-#else
-           "0"
-#endif
-           " FMA="
-#ifdef __FMA__
-           "1"
-#else
-           "0"
-#endif
-           " OPENMP="
 #ifdef _OPENMP
-           "1"
+#define OMP_FLAG "1"
 #else
-           "0"
+#define OMP_FLAG "0"
 #endif
-        ;
+/* The kernel path that runs and the CPU's best, as fixed strings (no buffer). */
+const char *sbv2_system_info(void) {
+    static const char *const k_info[3][3] = {
+        {"kernels=generic cpu=generic openmp=" OMP_FLAG, "kernels=generic cpu=avx2+fma openmp=" OMP_FLAG,
+         "kernels=generic cpu=avx512 openmp=" OMP_FLAG},
+        {"", "kernels=avx2+fma cpu=avx2+fma openmp=" OMP_FLAG, "kernels=avx2+fma cpu=avx512 openmp=" OMP_FLAG},
+        {"", "", "kernels=avx512 cpu=avx512 openmp=" OMP_FLAG}};
+    return k_info[isa_active()][isa_cpu()];
 }

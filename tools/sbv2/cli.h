@@ -35,6 +35,11 @@ typedef struct child_result {
 } child_result;
 int bench_run_child(char *const argv[], child_result *out);
 double bench_median(double *v, int n);
+/* --isa: sets SBV2_ISA for this process and its children; -1 on a bad value. */
+int bench_set_isa(const char *cmd, const char *v);
+/* Prints the active kernel path, its FMA-loop peak and the kernel's in-cache
+ * rate at 1 and 2 threads; kernel[t] gets the rate at t threads. */
+void bench_print_peaks(double kernel[3]);
 
 /* Parses a non-negative integer option value; returns 0 on garbage. */
 int cli_parse_u64(const char *s, uint64_t *out);

@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "core/conv.h"
+#include "core/isa.h"
 #include "inputs.h"
 #include "sbv2.h"
 
@@ -179,6 +180,25 @@ static double decoder_gflop(const sbv2_model_info *in, int frames) {
     return f / 1e9;
 }
 
+int bench_set_isa(const char *cmd, const char *v) {
+    isa_t want;
+    if (setenv("SBV2_ISA", v, 1) != 0 || isa_from_env(&want) != 0) {
+        fprintf(stderr, "sbv2 %s: --isa must be avx512, avx2 or generic\n", cmd);
+        return -1;
+    }
+    if (want > isa_cpu()) fprintf(stderr, "sbv2 %s: this CPU has no %s; running %s\n", cmd, v, isa_name(isa_active()));
+    return 0;
+}
+
+void bench_print_peaks(double kernel[3]) {
+    const double f1 = conv_fma_loop_gflops(1, 0.3), f2 = conv_fma_loop_gflops(2, 0.3);
+    kernel[0] = 0, kernel[1] = conv_kernel_gflops(1, 0.3), kernel[2] = conv_kernel_gflops(2, 0.3);
+    printf("kernels: %s (cpu: %s; SBV2_ISA or --isa chooses a lower path)\n", isa_name(isa_active()), isa_name(isa_cpu()));
+    printf("  FMA-loop peak       %6.1f GFLOP/s (1 thread) %6.1f GFLOP/s (2 threads)\n", f1, f2);
+    printf("  kernel, in cache    %6.1f GFLOP/s (%3.0f%%)   %6.1f GFLOP/s (%3.0f%%)\n\n", kernel[1], 100.0 * kernel[1] / f1, kernel[2],
+           100.0 * kernel[2] / f2);
+}
+
 static int sh(const char *cmd) {
     int r = system(cmd);
     return r == 0 ? 0 : -1;
@@ -191,14 +211,21 @@ int cmd_bench(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf("usage: sbv2 bench [--dir DIR] [--ort-dir DIR] [--rounds N] [--reps N] [--phones N] [--threads N]\n"
+                   "                  [--isa avx512|avx2|generic]\n"
                    "  Writes a full-size random JP-Extra model and its ONNX export into DIR (default: a\n"
                    "  new folder under /tmp), then times sbv2c against ONNX Runtime (Node package in\n"
                    "  --ort-dir, default %s) on 10, 60 and 200 phones at 1 and 2 threads, alternating\n"
                    "  engines for N rounds of M timed runs (after two warm-up runs) each. --phones/--threads\n"
-                   "  restrict the run to one length / thread count.\n", SBV2_SOURCE_DIR "/tests/ort");
+                   "  restrict the run to one length / thread count; --isa runs sbv2c's kernels on a lower\n"
+                   "  path than the CPU's best (as SBV2_ISA does). Prints the FMA-loop peak and the kernel's\n"
+                   "  in-cache rate of the path first.\n", SBV2_SOURCE_DIR "/tests/ort");
             return 0;
         } else if (!strcmp(a, "--dir") && v) dir = v, i++;
         else if (!strcmp(a, "--ort-dir") && v) ort_dir = v, i++;
+        else if (!strcmp(a, "--isa") && v) {
+            if (bench_set_isa("bench", v)) return 2;
+            i++;
+        }
         else if (!strcmp(a, "--rounds") && v && cli_parse_u64(v, &rounds) && rounds >= 1) i++;
         else if (!strcmp(a, "--reps") && v && cli_parse_u64(v, &reps) && reps >= 1) i++;
         else if (!strcmp(a, "--phones") && v && cli_parse_u64(v, &only) && only >= 1 && only <= 10000) i++;
@@ -237,9 +264,8 @@ int cmd_bench(int argc, char **argv) {
     stat(onnx, &sb);
     printf("model: full-size JP-Extra (hidden %d, decoder %d, %lld parameters); load %.0f ms, ONNX export %.0f ms (%.0f MB)\n",
            info.hidden_channels, info.upsample_initial_channel, (long long)info.n_params, t_load, t_export, (double)sb.st_size / 1e6);
-    printf("cpu: %s kernels; kernel peak (in-cache product) %.0f GFLOP/s (1 thread), %.0f GFLOP/s (2 threads)\n\n", conv_isa_name(),
-           conv_fma_peak_gflops(1, 0.3), conv_fma_peak_gflops(2, 0.3));
-    double peak[3] = {0, conv_fma_peak_gflops(1, 0.2), conv_fma_peak_gflops(2, 0.2)};
+    double peak[3];
+    bench_print_peaks(peak);
     sbv2_model_free(m);
 
     int phones[3] = {10, 60, 200}, n_len = 3;

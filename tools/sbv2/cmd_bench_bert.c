@@ -64,14 +64,19 @@ int cmd_bench_bert(int argc, char **argv) {
         const int has = i + 1 < argc;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: sbv2 bench-bert [--dir DIR] [--ort-dir DIR] [--rounds N] [--reps N] [--threads N]\n"
+                   "                       [--isa avx512|avx2|generic]\n"
                    "  Writes a full-size random-weight DeBERTa-v2 with the real configuration of\n"
                    "  ku-nlp/deberta-v2-large-japanese-char-wwm (fp16, ~700 MB) and its convert-bert\n"
                    "  export (~1.2 GB) into DIR (default: a new folder under /tmp), then times the\n"
                    "  hidden state SBV2 reads on a 40- and a 200-character text against ONNX Runtime\n"
-                   "  (Node package, full optimisation, same threads; default 2), engines alternating.\n");
+                   "  (Node package, full optimisation, same threads; default 2), engines alternating.\n"
+                   "  --isa runs sbv2c's kernels on a lower path than the CPU's best (as SBV2_ISA does).\n");
             return 0;
         } else if (!strcmp(argv[i], "--dir") && has) dir = argv[++i];
         else if (!strcmp(argv[i], "--ort-dir") && has) ort_dir = argv[++i];
+        else if (!strcmp(argv[i], "--isa") && has) {
+            if (bench_set_isa("bench-bert", argv[++i])) return 2;
+        }
         else if (!strcmp(argv[i], "--rounds") && has) {
             if (!cli_parse_u64(argv[++i], &rounds) || !rounds || rounds > 50) { fprintf(stderr, "sbv2 bench-bert: bad --rounds (1..50)\n"); return 2; }
         }
@@ -112,6 +117,8 @@ int cmd_bench_bert(int argc, char **argv) {
         }
         sbv2_bert_free(b);
     }
+    double kernel[3];
+    bench_print_peaks(kernel);
     const int chars[2] = {40, 200};
     printf("\n%-7s %-7s %-8s %-14s %-14s %-9s %-10s %s\n", "chars", "tokens", "threads", "sbv2c ms", "ORT ms", "ORT/sbv2c",
            "sbv2c MB", "ORT MB");

@@ -219,6 +219,7 @@ static void build_specs(spec_list *l, const dims *d) {
             }
         }
     }
+    /* SBV2 sizes every stage with floor division: C0 // 2^(i+1) */
     add(l, I_NORMAL, 0, 1.0f / sqrtf((float)((C0 >> 5) * 7)), 3, 1, C0 >> 5, 7, "dec.conv_post.weight");
 }
 
@@ -387,15 +388,19 @@ static int write_style_vectors(const char *path, const dims *d, uint64_t seed) {
 static const char *k_usage =
     "usage: sbv2 testmodel OUTDIR [--size tiny|full] [--arch jp-extra|multilingual]\n"
     "                      [--resblock 1|2] [--speakers N] [--styles N] [--seed N]\n"
+    "                      [--decoder-channels N]\n"
     "  Writes config.json, model.safetensors and style_vectors.npy of a model with\n"
     "  random weights in SBV2's file layout. It makes noise, not speech.\n"
     "  --size tiny   hidden 24, decoder 32 channels (default; a few MB)\n"
-    "  --size full   SBV2's default dimensions (hidden 192, decoder 512 channels)\n";
+    "  --size full   SBV2's default dimensions (hidden 192, decoder 512 channels)\n"
+    "  --decoder-channels N   upsample_initial_channel (>= 32; need not divide by 32: SBV2\n"
+    "                         sizes each stage with floor division)\n";
 
 int cmd_testmodel(int argc, char **argv) {
     const char *out = NULL;
     dims d = {24, 24, 32, 2, 3, 3, 16, 32, 2, 3, 0, '1'};
     uint64_t seed = 1, v;
+    int decoder_ch = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(k_usage, stdout); return 0; }
@@ -412,6 +417,7 @@ int cmd_testmodel(int argc, char **argv) {
         } else if (!strcmp(a, "--speakers") && val && cli_parse_u64(val, &v) && v >= 1 && v <= 10000) d.n_speakers = (int)v, i++;
         else if (!strcmp(a, "--styles") && val && cli_parse_u64(val, &v) && v >= 1 && v <= 10000) d.n_styles = (int)v, i++;
         else if (!strcmp(a, "--seed") && val && cli_parse_u64(val, &seed)) i++;
+        else if (!strcmp(a, "--decoder-channels") && val && cli_parse_u64(val, &v) && v >= 32 && v <= 4096) decoder_ch = (int)v, i++;
         else if (a[0] == '-') {
             fprintf(stderr, "sbv2 testmodel: bad or incomplete option %s\n%s", a, k_usage);
             return 2;
@@ -419,6 +425,7 @@ int cmd_testmodel(int argc, char **argv) {
         else { fprintf(stderr, "sbv2 testmodel: unexpected argument %s\n", a); return 2; }
     }
     if (!out) { fputs(k_usage, stderr); return 2; }
+    if (decoder_ch) d.ups_initial = decoder_ch;
     if (mkdir(out, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "sbv2 testmodel: cannot create %s: %s\n", out, strerror(errno));
         return 1;

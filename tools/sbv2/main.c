@@ -8,6 +8,7 @@
 
 #include "sbv2.h"
 #include "cli.h"
+#include "core/isa.h"
 
 static void usage(FILE *fp) {
     fprintf(fp,
@@ -40,13 +41,20 @@ static void usage(FILE *fp) {
             "\n"
             "MODEL is a directory holding config.json, style_vectors.npy and one\n"
             ".safetensors file, or the path of the .safetensors file itself.\n"
-            "Run 'sbv2 COMMAND --help' for the options of one command.\n",
+            "Run 'sbv2 COMMAND --help' for the options of one command.\n"
+            "SBV2_ISA=avx512|avx2|generic caps the kernel path (default: the CPU's best);\n"
+            "'sbv2 --version' shows the path that runs.\n",
             sbv2_version_string());
 }
 
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
+        return 2;
+    }
+    isa_t want;
+    if (isa_from_env(&want) == -2) {
+        fprintf(stderr, "sbv2: SBV2_ISA='%s' is not one of avx512, avx2, generic\n", getenv("SBV2_ISA"));
         return 2;
     }
     const char *cmd = argv[1];
