@@ -203,6 +203,14 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void strip_avx2
             AVX2_ROW(0, a0 + ci); AVX2_ROW(1, a1 + ci); AVX2_ROW(2, a2 + ci);
             AVX2_ROW(3, a3 + ci); AVX2_ROW(4, a4 + ci); AVX2_ROW(5, a5 + ci);
         }
+    } else if (a->k == 1) { /* 1x1 (the FFT bins and the Winograd pieces): one flat loop */
+        const float *w = a->wp, *xs = a->xp + a->t0 + col;
+        for (int ci = 0; ci < a->cin; ci++, xs += a->ldx, w += MR) {
+            PF_STEP(a, pfl, pf_per);
+            const __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8);
+            AVX2_ROW(0, w); AVX2_ROW(1, w + 1); AVX2_ROW(2, w + 2);
+            AVX2_ROW(3, w + 3); AVX2_ROW(4, w + 4); AVX2_ROW(5, w + 5);
+        }
     } else {
         const float *w = a->wp;
         for (int ci = 0; ci < a->cin; ci++) {
@@ -260,6 +268,11 @@ static isa_t pick_isa(int force) {
 }
 
 const char *conv_isa_name(void) { return isa_name(isa_active()); }
+
+SBV2_BODY void lrelu_copy_body(const float *restrict x, int n, float slope, float *restrict o) {
+    for (int i = 0; i < n; i++) o[i] = lrelu_f(x[i], slope);
+}
+SBV2_MULTIVERSION(lrelu_copy, (const float *restrict x, int n, float slope, float *restrict o), (x, n, slope, o))
 
 float *scratch_get(scratch *s, int slot, size_t n) {
     if (!s) return malloc(sizeof(float) * (n ? n : 1));
@@ -326,12 +339,12 @@ int conv_run(const conv_job *j) {
         const float *src = j->x + (size_t)ci * j->tin;
         memset(row, 0, sizeof(float) * d_lo);
         memset(row + d_hi, 0, sizeof(float) * (ldx - d_hi));
-        for (long t = t_lo; t < t_hi; t++) {
-            float v = src[t];
-            if (j->act == CONV_ACT_LEAKY) v = v > 0 ? v : v * j->slope;
-            if (j->mask) v *= j->mask[t];
-            row[t + j->pad_l] = v;
-        }
+        float *dst = row + t_lo + j->pad_l;
+        const int n = t_hi > t_lo ? (int)(t_hi - t_lo) : 0;
+        if (j->act == CONV_ACT_LEAKY) lrelu_copy(isa, src + t_lo, n, j->slope, dst);
+        else memcpy(dst, src + t_lo, sizeof(float) * (size_t)n);
+        if (j->mask)
+            for (int t = 0; t < n; t++) dst[t] *= j->mask[t_lo + t];
     }
     int rc = run_tiles(j, isa, nr, xp, ldx);
     if (!j->ws) free(xp);
@@ -347,10 +360,6 @@ float *conv_thread_slice(float *base, size_t per_thread) {
 #endif
 }
 
-SBV2_BODY void lrelu_copy_body(const float *restrict x, int n, float slope, float *restrict o) {
-    for (int i = 0; i < n; i++) o[i] = x[i] > 0 ? x[i] : x[i] * slope;
-}
-SBV2_MULTIVERSION(lrelu_copy, (const float *restrict x, int n, float slope, float *restrict o), (x, n, slope, o))
 
 void conv_pad_activate_row(int isa, const float *x, int T, float slope, int pad_l, size_t lda, float *a) {
     memset(a, 0, sizeof(float) * (size_t)pad_l);

@@ -3,6 +3,22 @@
 #define SBV2_CONV_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Leaky ReLU as a sign-bit select: the same value as v > 0 ? v : v * slope
+ * (NaN aside), but without a branch, so loops over it vectorise (GCC will not
+ * if-convert the comparison under ISO C's trapping math). */
+static inline float lrelu_f(float v, float slope) {
+    const float s = v * slope;
+    uint32_t b, sb;
+    memcpy(&b, &v, 4), memcpy(&sb, &s, 4);
+    const uint32_t m = (uint32_t)((int32_t)b >> 31); /* all ones when negative */
+    const uint32_t r = (b & ~m) | (sb & m);
+    float o;
+    memcpy(&o, &r, 4);
+    return o;
+}
 
 typedef enum { CONV_ACT_NONE = 0, CONV_ACT_LEAKY = 1 } conv_act;
 enum { CONV_FORCE_NONE = 0, CONV_FORCE_GENERIC = 1, CONV_FORCE_AVX2 = 2 };

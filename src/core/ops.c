@@ -84,7 +84,7 @@ void op_layernorm(const layernorm_t *ln, float *x, int t) {
 }
 
 void op_leaky_relu(float *x, size_t n, float slope) {
-    for (size_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : x[i] * slope;
+    for (size_t i = 0; i < n; i++) x[i] = lrelu_f(x[i], slope);
 }
 
 void op_relu(float *x, size_t n) {
