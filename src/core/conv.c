@@ -176,86 +176,98 @@ __attribute__((target("avx512f"))) static void tile_avx512(const tile_args *a) {
 /* The AVX2 tile: the same 6 x 64 tile (same loops, same order per output)
  * as 16-column strips, each a 6 x 16 block of 12 ymm accumulators kept in
  * registers: 2 loads + 6 broadcasts per 12 FMAs. Named accumulators and a
- * store by constant index, so the compiler keeps them out of memory. */
+ * store by constant index, so the compiler keeps them out of memory.
+ * The input channels go in chunks of AVX2_CB: every strip runs over one
+ * chunk before the next, so the chunk's rows of the input panel (AVX2_CB x
+ * 64 floats, 16 KB) are read from memory once and from L1 by the other
+ * strips; the accumulators wait in acc between chunks (exact: the FMA chain
+ * per output is unchanged). */
+#define AVX2_CB 64
 #define AVX2_ROW(r, w)                                       \
     do {                                                     \
         const __m256 wv = _mm256_broadcast_ss(w);            \
         c##r##0 = _mm256_fmadd_ps(wv, x0, c##r##0);          \
         c##r##1 = _mm256_fmadd_ps(wv, x1, c##r##1);          \
     } while (0)
+#define AVX2_ACC(F) F(0, 0) F(0, 1) F(1, 0) F(1, 1) F(2, 0) F(2, 1) F(3, 0) F(3, 1) F(4, 0) F(4, 1) F(5, 0) F(5, 1)
 
-__attribute__((target("avx2,fma"), always_inline)) static inline void strip_avx2(const tile_args *a, const int col, const int direct) {
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    /* the prefetch is spread over the first strip's steps */
-    const int steps = a->cin * a->k, pf_per = col == 0 && a->pf_lines > 0 ? (a->pf_lines + steps - 1) / steps : 0;
-    int pfl = 0;
-    if (direct) {
-        const float *a0 = a->ap, *a1 = a->ap + (size_t)(a->rows > 1 ? 1 : a->rows - 1) * a->lda;
-        const float *a2 = a->ap + (size_t)(a->rows > 2 ? 2 : a->rows - 1) * a->lda;
-        const float *a3 = a->ap + (size_t)(a->rows > 3 ? 3 : a->rows - 1) * a->lda;
-        const float *a4 = a->ap + (size_t)(a->rows > 4 ? 4 : a->rows - 1) * a->lda;
-        const float *a5 = a->ap + (size_t)(a->rows > 5 ? 5 : a->rows - 1) * a->lda;
-        const float *xs = a->xp + a->t0 + col;
-        for (int ci = 0; ci < a->cin; ci++, xs += a->ldx) {
-            PF_STEP(a, pfl, pf_per);
+/* Strip `col` over input channels [c0, c0 + cn): mode 0 packed weights with
+ * k taps, 1 packed 1x1, 2 rows of A in place. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void strip_avx2(const tile_args *a, const int col, const int mode,
+                                                                                const int c0, const int cn, float acc[MR][64],
+                                                                                int *pfl, const int pf_per) {
+#define LOAD_ACC(r, h) __m256 c##r##h = c0 ? _mm256_load_ps(acc[r] + col + 8 * h) : _mm256_setzero_ps();
+    AVX2_ACC(LOAD_ACC)
+#undef LOAD_ACC
+    const int pp = col == 0 ? pf_per : 0; /* the prefetch rides on the first strip */
+    if (mode == 2) {
+        const size_t l1 = a->rows > 1 ? a->lda : 0, l2 = (size_t)(a->rows > 2 ? 2 : a->rows - 1) * a->lda;
+        const size_t l3 = (size_t)(a->rows > 3 ? 3 : a->rows - 1) * a->lda, l4 = (size_t)(a->rows > 4 ? 4 : a->rows - 1) * a->lda;
+        const size_t l5 = (size_t)(a->rows > 5 ? 5 : a->rows - 1) * a->lda;
+        const float *ar = a->ap + c0, *xs = a->xp + (size_t)c0 * a->ldx + a->t0 + col;
+        for (int ci = 0; ci < cn; ci++, xs += a->ldx, ar++) {
+            PF_STEP(a, *pfl, pp);
             const __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8);
-            AVX2_ROW(0, a0 + ci); AVX2_ROW(1, a1 + ci); AVX2_ROW(2, a2 + ci);
-            AVX2_ROW(3, a3 + ci); AVX2_ROW(4, a4 + ci); AVX2_ROW(5, a5 + ci);
+            AVX2_ROW(0, ar); AVX2_ROW(1, ar + l1); AVX2_ROW(2, ar + l2);
+            AVX2_ROW(3, ar + l3); AVX2_ROW(4, ar + l4); AVX2_ROW(5, ar + l5);
         }
-    } else if (a->k == 1) { /* 1x1 (the FFT bins and the Winograd pieces): one flat loop */
-        const float *w = a->wp, *xs = a->xp + a->t0 + col;
-        for (int ci = 0; ci < a->cin; ci++, xs += a->ldx, w += MR) {
-            PF_STEP(a, pfl, pf_per);
+    } else if (mode == 1) { /* 1x1 (the FFT bins and the Winograd pieces): one flat loop */
+        const float *w = a->wp + (size_t)c0 * MR, *xs = a->xp + (size_t)c0 * a->ldx + a->t0 + col;
+        for (int ci = 0; ci < cn; ci++, xs += a->ldx, w += MR) {
+            PF_STEP(a, *pfl, pp);
             const __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8);
             AVX2_ROW(0, w); AVX2_ROW(1, w + 1); AVX2_ROW(2, w + 2);
             AVX2_ROW(3, w + 3); AVX2_ROW(4, w + 4); AVX2_ROW(5, w + 5);
         }
     } else {
-        const float *w = a->wp;
-        for (int ci = 0; ci < a->cin; ci++) {
+        const float *w = a->wp + (size_t)c0 * a->k * MR;
+        for (int ci = c0; ci < c0 + cn; ci++) {
             const float *xr = a->xp + (size_t)ci * a->ldx + a->t0 + col;
             for (int kk = 0; kk < a->k; kk++, w += MR) {
                 const float *xs = xr + kk * a->dil;
-                PF_STEP(a, pfl, pf_per);
+                PF_STEP(a, *pfl, pp);
                 const __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8);
                 AVX2_ROW(0, w); AVX2_ROW(1, w + 1); AVX2_ROW(2, w + 2);
                 AVX2_ROW(3, w + 3); AVX2_ROW(4, w + 4); AVX2_ROW(5, w + 5);
             }
         }
     }
-    __attribute__((aligned(32))) float out[MR][16];
-    _mm256_store_ps(out[0], c00), _mm256_store_ps(out[0] + 8, c01), _mm256_store_ps(out[1], c10), _mm256_store_ps(out[1] + 8, c11);
-    _mm256_store_ps(out[2], c20), _mm256_store_ps(out[2] + 8, c21), _mm256_store_ps(out[3], c30), _mm256_store_ps(out[3] + 8, c31);
-    _mm256_store_ps(out[4], c40), _mm256_store_ps(out[4] + 8, c41), _mm256_store_ps(out[5], c50), _mm256_store_ps(out[5] + 8, c51);
+#define STORE_ACC(r, h) _mm256_store_ps(acc[r] + col + 8 * h, c##r##h);
+    AVX2_ACC(STORE_ACC)
+#undef STORE_ACC
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2_mode(const tile_args *a, const int mode) {
+    __attribute__((aligned(32))) float acc[MR][64];
+    const int steps = a->cin * a->k, pf_per = a->pf_lines > 0 ? (a->pf_lines * AVX2_CB + steps - 1) / steps : 0;
+    int pfl = 0;
+    for (int c0 = 0; c0 < a->cin; c0 += AVX2_CB) {
+        const int cn = a->cin - c0 < AVX2_CB ? a->cin - c0 : AVX2_CB;
+        for (int col = 0; col < a->n; col += 16) strip_avx2(a, col, mode, c0, cn, acc, &pfl, pf_per);
+    }
     /* bias, column bias and residual in the same order as the other kernels */
-    const int w16 = a->n - col < 16 ? a->n - col : 16;
     for (int r = 0; r < a->rows; r++) {
         const int co = a->co0 + r;
         const float b = a->bias ? a->bias[co] : 0.0f;
-        float *yo = a->y + (size_t)co * a->ldy + a->t0 + col;
-        const float *ro = a->res ? a->res + (size_t)co * a->ldy + a->t0 + col : NULL;
-        const float *cb = a->cbias ? a->cbias + a->t0 + col : NULL;
-        if (w16 == 16) {
-            for (int h = 0; h < 16; h += 8) {
-                __m256 o = _mm256_add_ps(_mm256_load_ps(out[r] + h), _mm256_set1_ps(b));
-                if (cb) o = _mm256_add_ps(o, _mm256_loadu_ps(cb + h));
-                if (ro) o = _mm256_add_ps(o, _mm256_loadu_ps(ro + h));
-                _mm256_storeu_ps(yo + h, o);
-            }
-        } else {
-            for (int j = 0; j < w16; j++) yo[j] = out[r][j] + b + (cb ? cb[j] : 0.0f) + (ro ? ro[j] : 0.0f);
+        float *yo = a->y + (size_t)co * a->ldy + a->t0;
+        const float *ro = a->res ? a->res + (size_t)co * a->ldy + a->t0 : NULL;
+        const float *cb = a->cbias ? a->cbias + a->t0 : NULL;
+        int j = 0;
+        for (; j + 8 <= a->n; j += 8) {
+            __m256 o = _mm256_add_ps(_mm256_load_ps(acc[r] + j), _mm256_set1_ps(b));
+            if (cb) o = _mm256_add_ps(o, _mm256_loadu_ps(cb + j));
+            if (ro) o = _mm256_add_ps(o, _mm256_loadu_ps(ro + j));
+            _mm256_storeu_ps(yo + j, o);
         }
+        for (; j < a->n; j++) yo[j] = acc[r][j] + b + (cb ? cb[j] : 0.0f) + (ro ? ro[j] : 0.0f);
+        if (a->post) a->post(yo, (size_t)a->n);
     }
 }
 
 __attribute__((target("avx2,fma"))) static void tile_avx2(const tile_args *a) {
-    for (int col = 0; col < a->n; col += 16) {
-        if (a->ap) strip_avx2(a, col, 1);
-        else strip_avx2(a, col, 0);
-    }
-    if (a->post)
-        for (int r = 0; r < a->rows; r++) a->post(a->y + (size_t)(a->co0 + r) * a->ldy + a->t0, (size_t)a->n);
+    if (a->ap) tile_avx2_mode(a, 2);
+    else if (a->k == 1) tile_avx2_mode(a, 1);
+    else tile_avx2_mode(a, 0);
 }
 #endif
 

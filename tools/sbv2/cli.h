@@ -40,6 +40,12 @@ int bench_set_isa(const char *cmd, const char *v);
 /* Prints the active kernel path, its FMA-loop peak and the kernel's in-cache
  * rate at 1 and 2 threads; kernel[t] gets the rate at t threads. */
 void bench_print_peaks(double kernel[3]);
+/* The LD_PRELOAD value that shows ONNX Runtime no AVX-512 (the CPUID shim
+ * built beside this binary) when want_avx2 and the CPU has AVX-512, else
+ * NULL; prints which kernels ONNX Runtime runs. */
+const char *bench_ort_preload(int want_avx2, char *buf, size_t cap);
+/* One round: the sbv2c child, then the ORT child (with ort_preload, if set). */
+int bench_run_pair(char *const sbv2c[], char *const ort[], const char *ort_preload, child_result *cs, child_result *co);
 
 /* Parses a non-negative integer option value; returns 0 on garbage. */
 int cli_parse_u64(const char *s, uint64_t *out);

@@ -60,23 +60,27 @@ int cmd_bench_bert(int argc, char **argv) {
     char dirbuf[256] = "";
     const char *dir = NULL, *ort_dir = SBV2_SOURCE_DIR "/tests/ort";
     uint64_t rounds = 3, reps = 3, threads = 2;
+    int ort_avx2 = 0;
     for (int i = 1; i < argc; i++) {
         const int has = i + 1 < argc;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: sbv2 bench-bert [--dir DIR] [--ort-dir DIR] [--rounds N] [--reps N] [--threads N]\n"
-                   "                       [--isa avx512|avx2|generic]\n"
+                   "                       [--isa avx512|avx2|generic] [--ort-native]\n"
                    "  Writes a full-size random-weight DeBERTa-v2 with the real configuration of\n"
                    "  ku-nlp/deberta-v2-large-japanese-char-wwm (fp16, ~700 MB) and its convert-bert\n"
                    "  export (~1.2 GB) into DIR (default: a new folder under /tmp), then times the\n"
                    "  hidden state SBV2 reads on a 40- and a 200-character text against ONNX Runtime\n"
                    "  (Node package, full optimisation, same threads; default 2), engines alternating.\n"
-                   "  --isa runs sbv2c's kernels on a lower path than the CPU's best (as SBV2_ISA does).\n");
+                   "  --isa runs sbv2c's kernels on a lower path than the CPU's best (as SBV2_ISA does);\n"
+                   "  with --isa avx2 on an AVX-512 CPU ONNX Runtime runs its AVX2 kernels too (CPUID\n"
+                   "  shim build/tests/libcpuid_avx2.so), unless --ort-native.\n");
             return 0;
         } else if (!strcmp(argv[i], "--dir") && has) dir = argv[++i];
         else if (!strcmp(argv[i], "--ort-dir") && has) ort_dir = argv[++i];
         else if (!strcmp(argv[i], "--isa") && has) {
             if (bench_set_isa("bench-bert", argv[++i])) return 2;
-        }
+            ort_avx2 = strcmp(argv[i], "avx512") != 0;
+        } else if (!strcmp(argv[i], "--ort-native")) ort_avx2 = 0;
         else if (!strcmp(argv[i], "--rounds") && has) {
             if (!cli_parse_u64(argv[++i], &rounds) || !rounds || rounds > 50) { fprintf(stderr, "sbv2 bench-bert: bad --rounds (1..50)\n"); return 2; }
         }
@@ -119,6 +123,8 @@ int cmd_bench_bert(int argc, char **argv) {
     }
     double kernel[3];
     bench_print_peaks(kernel);
+    char pre_buf[4200];
+    const char *preload = bench_ort_preload(ort_avx2, pre_buf, sizeof pre_buf);
     const int chars[2] = {40, 200};
     printf("\n%-7s %-7s %-8s %-14s %-14s %-9s %-10s %s\n", "chars", "tokens", "threads", "sbv2c ms", "ORT ms", "ORT/sbv2c",
            "sbv2c MB", "ORT MB");
@@ -141,7 +147,7 @@ int cmd_bench_bert(int argc, char **argv) {
             char *a1[] = {exe, "bench-bert-run", model, ids_path, th, rp, NULL};
             char *a2[] = {"node", script, onnx, ids_path, th, rp, NULL};
             child_result cs = {0}, co = {0};
-            if (bench_run_child(a1, &cs) != 0 || bench_run_child(a2, &co) != 0) { fprintf(stderr, "sbv2 bench-bert: a child failed\n"); return 1; }
+            if (bench_run_pair(a1, a2, preload, &cs, &co) != 0) { fprintf(stderr, "sbv2 bench-bert: a child failed\n"); return 1; }
             cJSON *e;
             cJSON_ArrayForEach(e, cJSON_GetObjectItem(cs.json, "times")) if (ns < 1024) ts[ns++] = e->valuedouble;
             cJSON_ArrayForEach(e, cJSON_GetObjectItem(co.json, "times")) if (no < 1024) to[no++] = e->valuedouble;
