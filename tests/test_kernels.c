@@ -161,7 +161,7 @@ int main(void) {
                 for (int pth = 0; pth < 3; pth++) {
                     const int nt = nts[ti];
                     memcpy(C1, Ci, sizeof(float) * M * ldc);
-                    gemm_job g = {A, lda, M, K, B, ldb, N, C1, ldc, cb, acc, kc, 1, nt, NULL};
+                    gemm_job g = {A, lda, M, K, B, ldb, N, C1, ldc, cb, acc, kc, 1, nt, NULL, 0};
                     conv_gemm_isa(&g, forces[pth]);
                     double e = 0;
                     for (int i = 0; i < M; i++) e = fmax(e, maxdiff(C0 + i * ldc, C1 + i * ldc, N));

@@ -69,42 +69,47 @@ static float *get(lctx *c, const char *name, int ndim, int64_t d0, int64_t d1, i
     return p;
 }
 
-/* Linear layers keep W^T [in][out + 16] (+64 readable floats): sequences are short,
- * so the product runs with the tokens as the kernel's rows (blocks of 6) and
- * the output features as its wide columns, which keeps the 64-wide register
- * tiles full whatever the length (see lin()). */
+/* Linear layers keep W^T in 64-column panels: sequences are short, so the
+ * product runs with the tokens as the kernel's rows (blocks of 6) and the
+ * output features as its wide columns, which keeps the 64-wide register tiles
+ * full whatever the length (see lin()); each tile's piece of W^T is then one
+ * contiguous run, streamed from memory without a TLB miss or a cache-set
+ * conflict per row. */
+#define R64(n) (((n) + 63) & ~63)
+static inline size_t panel_at(size_t ps, size_t k, size_t c) { return c / 64 * ps + k * 64 + c % 64; }
+
 /* Loads n linear layers of the same input size side by side into one W^T
- * [in][sum(out) + 16] (one product computes them all); views[i] get each.
- * Rows are padded by 16 floats: a row stride of a multiple of 4 KiB would put
- * every row's tile in the same L1 sets. */
+ * (one product computes them all), each starting on a panel (its columns
+ * padded to a multiple of 64, zero weights and bias); views[i] get each. */
 static void linear_n(lctx *c, bert_lin *all, bert_lin *views, int n, const int *outs, int in, const char *const *fmts,
                      int layer) {
     int total = 0;
-    for (int i = 0; i < n; i++) total += outs[i];
-    const size_t ld = (size_t)total + 16;
-    float *wt = own(c, sizeof(float) * ((size_t)in * ld + 64)), *bias = own(c, sizeof(float) * (size_t)total);
+    for (int i = 0; i < n; i++) total += R64(outs[i]);
+    const size_t ps = (size_t)in * 64, nw = (size_t)total / 64 * ps;
+    float *wt = own(c, sizeof(float) * nw), *bias = own(c, sizeof(float) * (size_t)total);
     if (c->rc) return;
-    memset(wt, 0, sizeof(float) * ((size_t)in * ld + 64));
+    memset(wt, 0, sizeof(float) * nw);
+    memset(bias, 0, sizeof(float) * (size_t)total);
     int col = 0;
     for (int i = 0; i < n && !c->rc; i++) {
-        char nm[200], nw[220], nb[220];
+        char nm[200], nw2[220], nb[220];
         snprintf(nm, sizeof nm, fmts[i], layer);
-        snprintf(nw, sizeof nw, "%s.weight", nm);
+        snprintf(nw2, sizeof nw2, "%s.weight", nm);
         snprintf(nb, sizeof nb, "%s.bias", nm);
-        const st_tensor *t = find(c, nw, 2, outs[i], in, 0), *tb = find(c, nb, 1, outs[i], 0, 0);
+        const st_tensor *t = find(c, nw2, 2, outs[i], in, 0), *tb = find(c, nb, 1, outs[i], 0, 0);
         float *tmp = t ? malloc(sizeof(float) * t->numel) : NULL;
         if (t && !tmp) c->rc = sbv2_fail(c->err, SBV2_ERR_NO_MEMORY, "out of memory loading the BERT model");
         if (tmp && tb) {
             st_read_f32(t, tmp);
             for (int o = 0; o < outs[i]; o++)
-                for (int k = 0; k < in; k++) wt[(size_t)k * ld + col + o] = tmp[(size_t)o * in + k];
+                for (int k = 0; k < in; k++) wt[panel_at(ps, (size_t)k, (size_t)(col + o))] = tmp[(size_t)o * in + k];
             st_read_f32(tb, bias + col);
         }
         free(tmp);
-        if (views) views[i] = (bert_lin){wt + col, bias + col, in, outs[i], ld};
-        col += outs[i];
+        if (views) views[i] = (bert_lin){wt + (size_t)col / 64 * ps, bias + col, in, outs[i], ps};
+        col += R64(outs[i]);
     }
-    *all = (bert_lin){wt, bias, in, total, ld};
+    *all = (bert_lin){wt, bias, in, n == 1 ? outs[0] : total, ps};
 }
 
 static void linear(lctx *c, bert_lin *l, int out, int in, const char *fmt, int layer) {
@@ -116,7 +121,15 @@ static void add_par(float *y, const float *x, size_t n, int nt);
 /* e^x for x <= 0 in a form the compiler vectorises: 2^k times a degree-6
  * polynomial (relative error ~1e-7); x below -87 gives e^-87 (~1.6e-38). */
 SBV2_BODY float exp_neg(float x) {
-    const float e = x < -87.0f ? -87.0f : x;
+    /* e = max(x, -87) as an integer select on the bits (a float compare would
+       keep the loop from vectorising on AVX2): below zero, a larger magnitude
+       has larger bits */
+    uint32_t xb;
+    memcpy(&xb, &x, 4);
+    const uint32_t lim = 0xc2ae0000u; /* -87.0f */
+    xb = xb > lim ? lim : xb;
+    float e;
+    memcpy(&e, &xb, 4);
     const float kf = nearbyintf(e * 1.44269504088896341f);
     const float r = (e - kf * 0.693145751953125f) - kf * 1.42860682030941723212e-6f;
     const float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666679e-2f + r * (8.33333377e-3f + r * 1.38888892e-3f)))));
@@ -165,7 +178,13 @@ SBV2_BODY void gelu_rows_body(float *restrict x, size_t n) {
         const float t = 1.0f / (1.0f + 0.3275911f * z);
         const float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
         const float erfz = 1.0f - poly * exp_neg(-z * z);
-        x[i] = 0.5f * v * (1.0f + (v < 0 ? -erfz : erfz));
+        /* erfz with v's sign, as bits (no float compare: the loop vectorises) */
+        uint32_t vb, eb;
+        memcpy(&vb, &v, 4), memcpy(&eb, &erfz, 4);
+        eb ^= vb & 0x80000000u; /* -erfz when v < 0 */
+        float se;
+        memcpy(&se, &eb, 4);
+        x[i] = 0.5f * v * (1.0f + se);
     }
 }
 SBV2_MULTIVERSION(gelu_rows, (float *restrict x, size_t n), (x, n))
@@ -188,7 +207,7 @@ static row_fn gelu_for(isa_t isa) {
  * reads it. */
 #define KC 1024
 static void lin(const bert_lin *l, const float *x, int T, float *y, int acc, int nt, void (*post)(float *, size_t)) {
-    gemm_job g = {x, (size_t)l->in, T, l->in, l->wt, l->ld, l->out, y, (size_t)l->out, l->b, acc, l->in > 2 * KC ? KC : 0, 1, nt, post};
+    gemm_job g = {x, (size_t)l->in, T, l->in, l->wt, 64, l->out, y, (size_t)l->out, l->b, acc, l->in > 2 * KC ? KC : 0, 1, nt, post, l->ps};
     conv_gemm(&g);
 }
 
@@ -306,18 +325,18 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
         /* convolution after the first layer, [H][H][k]: over token-major rows it is
            the sum over taps of shifted rows times that tap's W^T */
         const int K = b->conv_k;
-        const size_t ld = (size_t)H + 16;
+        const size_t ps = (size_t)K * H * 64, nw = (size_t)R64(H) / 64 * ps;
         const st_tensor *cw = find(&c, "encoder.conv.conv.weight", 3, H, H, K);
         const float *cb = get(&c, "encoder.conv.conv.bias", 1, H, 0, 0);
         float *tmp = cw && !c.rc ? malloc(sizeof(float) * cw->numel) : NULL;
-        float *wt = tmp ? own(&c, sizeof(float) * ((size_t)K * H * ld + 64)) : NULL;
+        float *wt = tmp ? own(&c, sizeof(float) * nw) : NULL;
         if (wt) {
             st_read_f32(cw, tmp);
-            memset(wt, 0, sizeof(float) * ((size_t)K * H * ld + 64));
+            memset(wt, 0, sizeof(float) * nw);
             for (int o = 0; o < H; o++)
                 for (int i = 0; i < H; i++)
-                    for (int kk = 0; kk < K; kk++) wt[((size_t)kk * H + i) * ld + o] = tmp[((size_t)o * H + i) * K + kk];
-            b->conv = (bert_lin){wt, cb, H, H, ld};
+                    for (int kk = 0; kk < K; kk++) wt[panel_at(ps, (size_t)kk * H + i, (size_t)o)] = tmp[((size_t)o * H + i) * K + kk];
+            b->conv = (bert_lin){wt, cb, H, H, ps};
         } else if (!c.rc) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
         free(tmp);
         lnorm(&c, &b->ln_conv, H, "encoder.conv.LayerNorm", 0);
@@ -520,26 +539,27 @@ __attribute__((target("avx512f"))) static void add_positions_gather(float *s, co
 static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qkv, const bert_band *bd, float *ctx, float *buf,
                  isa_t isa) {
     const int D = b->D, P2 = b->P2, HD = b->heads * b->D, T = bd->T, wb = bd->wb;
-    const size_t ld3 = 3 * (size_t)HD, ldt = (size_t)R16(T) + 64;
-    const float *q = qkv + (size_t)h * D, *k = q + HD, *v = k + HD;
+    /* qkv rows: q, k and v groups, each on a 64-column boundary (linear_n) */
+    const size_t ld3 = (size_t)L->qkv.out, ldt = (size_t)R16(T) + 64;
+    const float *q = qkv + (size_t)h * D, *k = q + R64(HD), *v = k + R64(HD);
     float *kp = buf, *s = kp + (size_t)D * ldt, *cb = s + R16((size_t)T * T), *pb = cb + (size_t)T * wb;
     for (int t0 = 0; t0 < T; t0 += 16) /* K^T in blocks of 16 keys, rows padded so full tiles can read */
         for (int d = 0; d < D; d++)
             for (int t = t0; t < t0 + 16 && t < T; t++) kp[d * ldt + t] = k[t * ld3 + d];
     for (int d = 0; d < D; d++) memset(kp + d * ldt + T, 0, (ldt - T) * sizeof(float));
-    gemm_job g = {q, ld3, T, D, kp, ldt, T, s, (size_t)T, NULL, 0, 0, 0, 1, NULL};
+    gemm_job g = {q, ld3, T, D, kp, ldt, T, s, (size_t)T, NULL, 0, 0, 0, 1, NULL, 0};
     conv_gemm(&g);
     const size_t hoff = (size_t)h * D * P2; /* this head's rows of the position tables */
     for (int blk = 0; blk * BAND_ROWS < T; blk++) {
         const int r0 = blk * BAND_ROWS, rows = T - r0 < BAND_ROWS ? T - r0 : BAND_ROWS;
         if (b->c2p) {
             gemm_job c = {q + r0 * ld3, ld3, rows, D, L->kr + hoff + bd->lo_c[blk], (size_t)P2, bd->wc[blk], cb + (size_t)r0 * wb,
-                          (size_t)wb, NULL, 0, 0, 0, 1, NULL};
+                          (size_t)wb, NULL, 0, 0, 0, 1, NULL, 0};
             conv_gemm(&c);
         }
         if (b->p2c) {
             gemm_job c = {k + r0 * ld3, ld3, rows, D, L->qr + hoff + bd->lo_p[blk], (size_t)P2, bd->wp[blk], pb + (size_t)r0 * wb,
-                          (size_t)wb, NULL, 0, 0, 0, 1, NULL};
+                          (size_t)wb, NULL, 0, 0, 0, 1, NULL, 0};
             conv_gemm(&c);
         }
     }
@@ -550,7 +570,7 @@ static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qk
 #endif
         add_positions(isa, s, b->c2p ? cb : NULL, b->p2c ? pb : NULL, bd, scale);
     softmax_rows(isa, s, T);
-    gemm_job o = {s, (size_t)T, T, T, v, ld3, D, ctx + (size_t)h * D, (size_t)HD, NULL, 0, 0, 0, 1, NULL};
+    gemm_job o = {s, (size_t)T, T, T, v, ld3, D, ctx + (size_t)h * D, (size_t)HD, NULL, 0, 0, 0, 1, NULL, 0};
     conv_gemm(&o);
 }
 
@@ -562,14 +582,14 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     const size_t per_head = head_floats(T, b->D, bd.wb);
     const isa_t isa = isa_active();
     const row_fn gelu = gelu_for(isa);
-    /* x: the running state [T][H]; qkv [T][3HD] (+64 readable floats); ctx [T][HD]; a: FFN [T][I] */
-    float *e0 = conv_alloc((size_t)H * (T + b->conv_k - 1)), *qkv = conv_alloc((size_t)3 * HD * T + 64);
+    /* x: the running state [T][H]; qkv [T][3 R64(HD)] (+64 readable floats); ctx [T][HD]; a: FFN [T][I] */
+    float *e0 = conv_alloc((size_t)H * (T + b->conv_k - 1)), *qkv = conv_alloc((size_t)3 * R64(HD) * T + 64);
     float *ctx = conv_alloc((size_t)HD * T), *a = conv_alloc((size_t)(I > H ? I : H) * T);
     float *hb = conv_alloc(per_head * (size_t)nt);
     float *x = out;
     int rc = SBV2_OK;
     if (band_rc || !e0 || !qkv || !ctx || !a || !hb) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); goto done; }
-    memset(qkv + (size_t)3 * HD * T, 0, 64 * sizeof(float));
+    memset(qkv + (size_t)3 * R64(HD) * T, 0, 64 * sizeof(float));
     /* embeddings: rows of the (mapped) table, LayerNorm */
     for (int t = 0; t < T; t++) {
         st_tensor one = *b->emb;
@@ -597,8 +617,8 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
                          e0 rows with (k-1)/2 zero rows each side, one product per tap */
             float *ct = a;
             for (int kk = 0; kk < b->conv_k; kk++) {
-                gemm_job g = {e0 + (size_t)kk * H, (size_t)H, T, H, b->conv.wt + (size_t)kk * H * b->conv.ld, b->conv.ld,
-                              H, ct, (size_t)H, kk == 0 ? b->conv.b : NULL, kk > 0, 0, 1, nt, kk == b->conv_k - 1 ? gelu : NULL};
+                gemm_job g = {e0 + (size_t)kk * H, (size_t)H, T, H, b->conv.wt + (size_t)kk * H * 64, 64,
+                              H, ct, (size_t)H, kk == 0 ? b->conv.b : NULL, kk > 0, 0, 1, nt, kk == b->conv_k - 1 ? gelu : NULL, b->conv.ps};
                 conv_gemm(&g);
             }
             add_par(x, ct, (size_t)H * T, nt);

@@ -7,11 +7,13 @@
 #include "formats/safetensors.h"
 #include "sbv2.h"
 
-/* A linear layer stored as W^T [in][ld] (ld >= out, +64 readable floats). */
+/* A linear layer stored as W^T in 64-column panels (gemm_job.b_pstride):
+ * W^T[k][c] at wt[(c / 64) * ps + k * 64 + c % 64], ps = rows * 64, the last
+ * panel zero-padded. */
 typedef struct bert_lin {
     const float *wt, *b;
     int in, out;
-    size_t ld;
+    size_t ps;
 } bert_lin;
 
 typedef struct {
@@ -27,7 +29,7 @@ struct sbv2_bert {
     float eps;
     const st_tensor *emb;
     layernorm_t ln_emb;
-    bert_lin conv;        /* ConvLayer taps as one W^T [k*H][H+16]: tap kk is rows kk*H.. */
+    bert_lin conv;        /* ConvLayer taps as one W^T [k*H][H] in panels: tap kk is rows kk*H.. */
     layernorm_t ln_conv;
     bert_layer *layers;
     st_file st;

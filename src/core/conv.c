@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/conv.h"
 #include "core/isa.h"
@@ -23,9 +24,21 @@
 
 #define MR 6 /* output channels per block */
 
+/* Large buffers (weights) go on 2 MiB boundaries, whole 2 MiB pages, with a
+ * transparent-huge-page hint: a weight panel's rows are a row stride apart
+ * (up to 16 KiB), so with 4 KiB pages every row is a TLB miss. */
+#define HUGE_MIN ((size_t)4 << 20)
+#define HUGE_PAGE ((size_t)2 << 20)
 float *conv_alloc(size_t n) {
-    const size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
-    return n > SIZE_MAX / sizeof(float) - 64 ? NULL : aligned_alloc(64, bytes ? bytes : 64);
+    if (n > SIZE_MAX / sizeof(float) - HUGE_PAGE) return NULL;
+    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    if (bytes < HUGE_MIN) return aligned_alloc(64, bytes ? bytes : 64);
+    bytes = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    float *p = aligned_alloc(HUGE_PAGE, bytes);
+#ifdef MADV_HUGEPAGE
+    if (p) madvise(p, bytes, MADV_HUGEPAGE); /* a hint: without it, plain pages */
+#endif
+    return p;
 }
 
 size_t conv_packed_size(int cout, int cin, int k) {
@@ -70,6 +83,7 @@ typedef struct tile_args {
     const float *ap;    /* A's first row of this block, row stride lda (k == 1), or NULL */
     size_t lda;
     void (*post)(float *row, size_t n); /* applied to each stored row piece, or NULL */
+    int xcol;           /* xp's column of the tile's first column (t0, or 0 in a B panel) */
 } tile_args;
 
 /* the weight of row r at step s (s = ci*k + kk) */
@@ -82,7 +96,7 @@ static void tile_generic(const tile_args *a) {
     for (int r = 0; r < MR; r++)
         for (int j = 0; j < a->n; j++) acc[r][j] = 0.0f;
     for (int ci = 0; ci < a->cin; ci++) {
-        const float *xr = a->xp + (size_t)ci * a->ldx + a->t0;
+        const float *xr = a->xp + (size_t)ci * a->ldx + a->xcol;
         for (int kk = 0; kk < a->k; kk++) {
             const int s = ci * a->k + kk;
             const float *xs = xr + kk * a->dil;
@@ -142,7 +156,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
     const int steps = a->cin * a->k, pf_per = a->pf_lines > 0 ? (a->pf_lines + steps - 1) / steps : 0;
     int pfl = 0;
     for (int ci = 0; ci < a->cin; ci++) {
-        const float *xr = a->xp + (size_t)ci * a->ldx + a->t0;
+        const float *xr = a->xp + (size_t)ci * a->ldx + a->xcol;
         for (int kk = 0; kk < a->k; kk++) {
             const int s = ci * a->k + kk;
             const float *xs = xr + kk * a->dil;
@@ -189,13 +203,17 @@ __attribute__((target("avx512f"))) static void tile_avx512(const tile_args *a) {
         c##r##0 = _mm256_fmadd_ps(wv, x0, c##r##0);          \
         c##r##1 = _mm256_fmadd_ps(wv, x1, c##r##1);          \
     } while (0)
+/* the first strip pulls the rest of its input row (the later strips' columns) into L1 */
+#define L1_ROW_PF(xs) \
+    _mm_prefetch((const char *)((xs) + 16), _MM_HINT_T0), _mm_prefetch((const char *)((xs) + 32), _MM_HINT_T0), \
+        _mm_prefetch((const char *)((xs) + 48), _MM_HINT_T0)
 #define AVX2_ACC(F) F(0, 0) F(0, 1) F(1, 0) F(1, 1) F(2, 0) F(2, 1) F(3, 0) F(3, 1) F(4, 0) F(4, 1) F(5, 0) F(5, 1)
 
 /* Strip `col` over input channels [c0, c0 + cn): mode 0 packed weights with
  * k taps, 1 packed 1x1, 2 rows of A in place. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void strip_avx2(const tile_args *a, const int col, const int mode,
                                                                                 const int c0, const int cn, float acc[MR][64],
-                                                                                int *pfl, const int pf_per) {
+                                                                                int *pfl, const int pf_per, const int l1pf) {
 #define LOAD_ACC(r, h) __m256 c##r##h = c0 ? _mm256_load_ps(acc[r] + col + 8 * h) : _mm256_setzero_ps();
     AVX2_ACC(LOAD_ACC)
 #undef LOAD_ACC
@@ -204,17 +222,19 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void strip_avx2
         const size_t l1 = a->rows > 1 ? a->lda : 0, l2 = (size_t)(a->rows > 2 ? 2 : a->rows - 1) * a->lda;
         const size_t l3 = (size_t)(a->rows > 3 ? 3 : a->rows - 1) * a->lda, l4 = (size_t)(a->rows > 4 ? 4 : a->rows - 1) * a->lda;
         const size_t l5 = (size_t)(a->rows > 5 ? 5 : a->rows - 1) * a->lda;
-        const float *ar = a->ap + c0, *xs = a->xp + (size_t)c0 * a->ldx + a->t0 + col;
+        const float *ar = a->ap + c0, *xs = a->xp + (size_t)c0 * a->ldx + a->xcol + col;
         for (int ci = 0; ci < cn; ci++, xs += a->ldx, ar++) {
             PF_STEP(a, *pfl, pp);
+            if (l1pf) L1_ROW_PF(xs);
             const __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8);
             AVX2_ROW(0, ar); AVX2_ROW(1, ar + l1); AVX2_ROW(2, ar + l2);
             AVX2_ROW(3, ar + l3); AVX2_ROW(4, ar + l4); AVX2_ROW(5, ar + l5);
         }
     } else if (mode == 1) { /* 1x1 (the FFT bins and the Winograd pieces): one flat loop */
-        const float *w = a->wp + (size_t)c0 * MR, *xs = a->xp + (size_t)c0 * a->ldx + a->t0 + col;
+        const float *w = a->wp + (size_t)c0 * MR, *xs = a->xp + (size_t)c0 * a->ldx + a->xcol + col;
         for (int ci = 0; ci < cn; ci++, xs += a->ldx, w += MR) {
             PF_STEP(a, *pfl, pp);
+            if (l1pf) L1_ROW_PF(xs);
             const __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8);
             AVX2_ROW(0, w); AVX2_ROW(1, w + 1); AVX2_ROW(2, w + 2);
             AVX2_ROW(3, w + 3); AVX2_ROW(4, w + 4); AVX2_ROW(5, w + 5);
@@ -222,7 +242,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void strip_avx2
     } else {
         const float *w = a->wp + (size_t)c0 * a->k * MR;
         for (int ci = c0; ci < c0 + cn; ci++) {
-            const float *xr = a->xp + (size_t)ci * a->ldx + a->t0 + col;
+            const float *xr = a->xp + (size_t)ci * a->ldx + a->xcol + col;
             for (int kk = 0; kk < a->k; kk++, w += MR) {
                 const float *xs = xr + kk * a->dil;
                 PF_STEP(a, *pfl, pp);
@@ -239,11 +259,17 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void strip_avx2
 
 __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2_mode(const tile_args *a, const int mode) {
     __attribute__((aligned(32))) float acc[MR][64];
-    const int steps = a->cin * a->k, pf_per = a->pf_lines > 0 ? (a->pf_lines * AVX2_CB + steps - 1) / steps : 0;
+    /* the prefetch is spread over the first strip's steps of every chunk */
+    const int steps = a->cin * a->k, pf_per = a->pf_lines > 0 ? (a->pf_lines + steps - 1) / steps : 0;
     int pfl = 0;
     for (int c0 = 0; c0 < a->cin; c0 += AVX2_CB) {
         const int cn = a->cin - c0 < AVX2_CB ? a->cin - c0 : AVX2_CB;
-        for (int col = 0; col < a->n; col += 16) strip_avx2(a, col, mode, c0, cn, acc, &pfl, pf_per);
+        if (a->n == 64) { /* a full tile: the first strip also fetches the others' columns into L1 */
+            strip_avx2(a, 0, mode, c0, cn, acc, &pfl, pf_per, mode == 2);
+            for (int col = 16; col < 64; col += 16) strip_avx2(a, col, mode, c0, cn, acc, &pfl, pf_per, 0);
+        } else {
+            for (int col = 0; col < a->n; col += 16) strip_avx2(a, col, mode, c0, cn, acc, &pfl, pf_per, 0);
+        }
     }
     /* bias, column bias and residual in the same order as the other kernels */
     for (int r = 0; r < a->rows; r++) {
@@ -325,7 +351,7 @@ static int run_tiles(const conv_job *j, isa_t isa, int nr, const float *xp, size
         int tt = (int)(w / blocks), b = (int)(w % blocks);
         tile_args a = {j->packed + (size_t)b * j->cin * j->k * MR, xp, ldx, j->cin, j->k, j->dil, j->bias, NULL, j->res,
                        j->y, (size_t)j->tout, b * MR, j->cout - b * MR < MR ? j->cout - b * MR : MR, tt * nr,
-                       j->tout - tt * nr < nr ? j->tout - tt * nr : nr, NULL, 0, 0, NULL, 0, NULL};
+                       j->tout - tt * nr < nr ? j->tout - tt * nr : nr, NULL, 0, 0, NULL, 0, NULL, tt * nr};
         tile_run(isa, &a);
     }
     return 0;
@@ -391,6 +417,8 @@ static void gemm_part(const gemm_job *g, isa_t isa, int nr, int kc, int tid, int
        panel and slice, a kc x 64 piece of B is read from memory by the
        first block and from cache by the rest, which meanwhile prefetch the
        next piece. */
+    const int pan = g->b_pstride > 0;
+    const size_t ldb = pan ? 64 : g->ldb;
     const long pairs = (long)tiles * blocks, p0 = pairs * tid / nth, p1 = pairs * (tid + 1) / nth;
     if (p1 <= p0) return;
     const int tt0 = (int)(p0 / blocks), tt1 = (int)((p1 - 1) / blocks);
@@ -404,18 +432,21 @@ static void gemm_part(const gemm_job *g, isa_t isa, int nr, int kc, int tid, int
             const int ntt = ks + 1 < nks ? tt : tt + 1, nk0 = ks + 1 < nks ? k0 + kc : 0;
             const int nkn = K - nk0 < kc ? K - nk0 : kc, helpers = b_hi - b_lo > 1 ? b_hi - b_lo - 1 : 1;
             for (int b = b_lo; b < b_hi; b++) {
-                tile_args a = {NULL, g->b + (size_t)k0 * g->ldb, g->ldb, kn, 1, 1, NULL,
+                /* B row-major (row k0 of the whole matrix) or the panel of this tile */
+                const float *bk = pan ? g->b + (size_t)tt * g->b_pstride + (size_t)k0 * 64 : g->b + (size_t)k0 * g->ldb;
+                tile_args a = {NULL, bk, ldb, kn, 1, 1, NULL,
                                ks == 0 ? g->cbias : NULL, acc ? g->c : NULL, g->c, g->ldc, b * MR,
                                M - b * MR < MR ? M - b * MR : MR, tt * nr, N - tt * nr < nr ? N - tt * nr : nr, NULL, 0, 0,
-                               g->a + (size_t)b * MR * g->lda + k0, g->lda, ks == nks - 1 ? g->post : NULL};
+                               g->a + (size_t)b * MR * g->lda + k0, g->lda, ks == nks - 1 ? g->post : NULL, pan ? 0 : tt * nr};
                 /* blocks after the first each fetch a share of the next piece's rows
                    (a lone block fetches them all) */
                 const int me = b_hi - b_lo > 1 ? b - b_lo - 1 : 0;
                 if (g->prefetch && isa != ISA_GENERIC && has_next && me >= 0) {
                     const int per = (nkn + helpers - 1) / helpers, r0 = me * per, r1 = r0 + per < nkn ? r0 + per : nkn;
                     if (r1 > r0) {
-                        a.pf = g->b + (size_t)(nk0 + r0) * g->ldb + (size_t)ntt * nr;
-                        a.pf_ld = g->ldb;
+                        a.pf = pan ? g->b + (size_t)ntt * g->b_pstride + (size_t)(nk0 + r0) * 64
+                                   : g->b + (size_t)(nk0 + r0) * g->ldb + (size_t)ntt * nr;
+                        a.pf_ld = ldb;
                         a.pf_lines = 4 * (r1 - r0);
                     }
                 }
@@ -450,7 +481,7 @@ int conv_gemm_isa(const gemm_job *g, int force) {
 }
 
 int conv_matmul(const float *a, int M, int K, const float *b, size_t ldb, int N, float *c, int nt) {
-    gemm_job g = {a, (size_t)K, M, K, b, ldb, N, c, (size_t)N, NULL, 0, 0, 0, nt, NULL};
+    gemm_job g = {a, (size_t)K, M, K, b, ldb, N, c, (size_t)N, NULL, 0, 0, 0, nt, NULL, 0};
     return conv_gemm(&g);
 }
 
@@ -475,7 +506,7 @@ double conv_kernel_gflops(int n_threads, double seconds) {
     if (a && b && c) {
         for (size_t i = 0; i < (size_t)M * K * n_threads; i++) a[i] = (float)(i % 7) * 0.1f;
         for (size_t i = 0; i < (size_t)K * (N + 64); i++) b[i] = (float)(i % 5) * 0.1f;
-        gemm_job g = {a, (size_t)K, M * n_threads, K, b, (size_t)N + 64, N, c, (size_t)N, NULL, 0, 0, 0, n_threads, NULL};
+        gemm_job g = {a, (size_t)K, M * n_threads, K, b, (size_t)N + 64, N, c, (size_t)N, NULL, 0, 0, 0, n_threads, NULL, 0};
         const double t_end = now_s() + seconds;
         while (now_s() < t_end) {
             const double t0 = now_s();

@@ -98,6 +98,10 @@ typedef struct gemm_job {
     int prefetch;
     int n_threads;
     void (*post)(float *row, size_t n); /* or NULL: applied to each finished output row piece */
+    /* > 0: B is stored in 64-column panels instead (ldb unused): column c of
+       row k at b[(c / 64) * b_pstride + k * 64 + c % 64], so a tile's piece
+       of B is one contiguous run (streamed, no TLB miss per row). */
+    size_t b_pstride;
 } gemm_job;
 int conv_gemm(const gemm_job *g);
 /* Tests: the same with the portable kernel (CONV_FORCE_GENERIC) or at most
