@@ -262,8 +262,9 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2_
     /* the prefetch is spread over the first strip's steps of every chunk */
     const int steps = a->cin * a->k, pf_per = a->pf_lines > 0 ? (a->pf_lines + steps - 1) / steps : 0;
     int pfl = 0;
-    for (int c0 = 0; c0 < a->cin; c0 += AVX2_CB) {
-        const int cn = a->cin - c0 < AVX2_CB ? a->cin - c0 : AVX2_CB;
+    const int cb = mode == 2 ? AVX2_CB / 2 : AVX2_CB; /* products: B streams in, A rows stay: smaller chunks (measured) */
+    for (int c0 = 0; c0 < a->cin; c0 += cb) {
+        const int cn = a->cin - c0 < cb ? a->cin - c0 : cb;
         if (a->n == 64) { /* a full tile: the first strip also fetches the others' columns into L1 */
             strip_avx2(a, 0, mode, c0, cn, acc, &pfl, pf_per, mode == 2);
             for (int col = 16; col < 64; col += 16) strip_avx2(a, col, mode, c0, cn, acc, &pfl, pf_per, 0);
