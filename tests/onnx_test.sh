@@ -123,6 +123,15 @@ for cfg in "--hidden 72 --heads 4 --head-size 18 --layers 5 --intermediate 2100 
                (cd "$ORT" && node bert_ids.js "$bd.onnx" "$TMP/ids.json" "$TMP/ort.npy") >>"$TMP/log" 2>&1 &&
                "$CMP" "$TMP/ort.npy" "$TMP/st.npy" 1e-4 >"$TMP/cmp" 2>&1; then ok "$what: $(cat "$TMP/cmp")"
             else bad "$what: $(cat "$TMP/log" "$TMP/cmp" 2>/dev/null)"; fi
+            [ $th = 1 ] && cp "$TMP/st.npy" "$TMP/st1.npy"
+        done
+        # every other thread count (3 and 5 split neither the heads nor the tiles
+        # evenly, 8 is above the cores) gives the 1-thread state bit for bit
+        for th in 2 3 5 8; do
+            what="random bert ($cfg), ${#text} chars, $th threads vs 1"
+            if "$SBV2" bert "$bd" --text "$text" --layer-output "$TMP/st.npy" --threads $th >/dev/null 2>"$TMP/log" &&
+               cmp -s "$TMP/st.npy" "$TMP/st1.npy"; then ok "$what: bit-identical"
+            else bad "$what: differs $(cat "$TMP/log")"; fi
         done
     done
 done

@@ -172,6 +172,7 @@ static void same_tensors(const char *dir) {
 
 int main(void) {
     printf("kernels: %s\n", conv_isa_name()); /* which path the run-time dispatch takes here */
+    test_expect_isa(conv_isa_name());
     g_n_threads = test_thread_counts(g_threads, 16);
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/bert", SBV2_GOLDEN_DIR);

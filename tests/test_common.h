@@ -53,6 +53,16 @@ static inline int test_thread_counts(int *out, int max) {
     return n;
 }
 
+/* SBV2_TEST_EXPECT_ISA names the kernel path this run must take (a test that
+ * forces one with SBV2_ISA): anything else is a failure, not a silent pass. */
+static inline void test_expect_isa(const char *name) {
+    const char *want = getenv("SBV2_TEST_EXPECT_ISA");
+    if (want && *want && strcmp(want, name) != 0) {
+        fprintf(stderr, "FAIL: the kernels run %s, expected %s\n", name, want);
+        exit(1);
+    }
+}
+
 /* Whole file as a NUL-terminated malloc()ed buffer (length in *len), or NULL. */
 static inline char *read_whole_file(const char *path, size_t *len) {
     FILE *fp = fopen(path, "rb");
