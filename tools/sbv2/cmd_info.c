@@ -118,7 +118,7 @@ int cmd_info(int argc, char **argv) {
             const char *n = sbv2_model_style_name(m, i);
             printf(" %d=%s", i, n ? n : "(unnamed)");
         }
-        printf("\n");
+        printf("\nthis machine:   %s\n", sbv2_system_info());
     }
     sbv2_model_free(m);
     return 0;
