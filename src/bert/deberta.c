@@ -21,9 +21,8 @@
 #include "formats/safetensors.h"
 #include "formats/torch_zip.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#ifdef SBV2_X86
 #include <immintrin.h>
-#define BERT_X86 1
 #endif
 
 /* ---- loading ---------------------------------------------------------------- */
@@ -189,17 +188,6 @@ SBV2_BODY void gelu_rows_body(float *restrict x, size_t n) {
 }
 SBV2_MULTIVERSION(gelu_rows, (float *restrict x, size_t n), (x, n))
 
-/* gelu_rows on a given path, as a conv_gemm post-op (a plain function pointer) */
-typedef void (*row_fn)(float *, size_t);
-static void gelu_rows_plain(float *restrict x, size_t n) { gelu_rows_body(x, n); }
-static row_fn gelu_for(isa_t isa) {
-#ifdef SBV2_X86
-    if (isa == ISA_AVX512) return gelu_rows_avx512;
-    if (isa == ISA_AVX2) return gelu_rows_avx2;
-#endif
-    (void)isa;
-    return gelu_rows_plain;
-}
 
 /* y [T][out] = x [T][in] W^T + b (token-major), or y += that when acc.
  * Long inputs (the FFN's 4096) go in K slices of KC so a 64-column panel
@@ -510,7 +498,7 @@ SBV2_BODY void add_positions_body(float *restrict s, const float *restrict cb, c
 }
 SBV2_MULTIVERSION(add_positions, (float *restrict s, const float *restrict cb, const float *restrict pb, const bert_band *bd, float scale), (s, cb, pb, bd, scale))
 
-#ifdef BERT_X86
+#ifdef SBV2_X86
 /* add_positions with both bands, 16 keys at a time through AVX-512 gathers
  * (the same additions in the same order as the loop above). */
 __attribute__((target("avx512f"))) static void add_positions_gather(float *s, const float *cb, const float *pb,
@@ -564,7 +552,7 @@ static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qk
         }
     }
     const float scale = 1.0f / sqrtf((float)D * (float)(1 + b->c2p + b->p2c));
-#ifdef BERT_X86
+#ifdef SBV2_X86
     if (b->c2p && b->p2c && isa == ISA_AVX512) add_positions_gather(s, cb, pb, bd, scale);
     else
 #endif
@@ -581,7 +569,7 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     const int band_rc = band_init(b, T, &bd);
     const size_t per_head = head_floats(T, b->D, bd.wb);
     const isa_t isa = isa_active();
-    const row_fn gelu = gelu_for(isa);
+    void (*const gelu)(float *, size_t) = gelu_rows_for(isa); /* the FFN's post-op on this path */
     /* x: the running state [T][H]; qkv [T][3 R64(HD)] (+64 readable floats); ctx [T][HD]; a: FFN [T][I] */
     float *e0 = conv_alloc((size_t)H * (T + b->conv_k - 1)), *qkv = conv_alloc((size_t)3 * R64(HD) * T + 64);
     float *ctx = conv_alloc((size_t)HD * T), *a = conv_alloc((size_t)(I > H ? I : H) * T);

@@ -86,13 +86,16 @@ typedef struct tile_args {
     int xcol;           /* xp's column of the tile's first column (t0, or 0 in a B panel) */
 } tile_args;
 
+/* Offset of the tile's row r of A (rows past `rows` repeat the last one). */
+static inline size_t a_row(const tile_args *a, int r) { return (size_t)(r < a->rows ? r : a->rows - 1) * a->lda; }
+
 /* the weight of row r at step s (s = ci*k + kk) */
 #define TILE_W(a, ar, s, r) ((a)->ap ? (ar)[r][s] : (a)->wp[(size_t)(s)*MR + (r)])
 
 static void tile_generic(const tile_args *a) {
     float acc[MR][64];
     const float *ar[MR];
-    for (int r = 0; r < MR; r++) ar[r] = a->ap ? a->ap + (size_t)(r < a->rows ? r : a->rows - 1) * a->lda : NULL;
+    for (int r = 0; r < MR; r++) ar[r] = a->ap ? a->ap + a_row(a, r) : NULL;
     for (int r = 0; r < MR; r++)
         for (int j = 0; j < a->n; j++) acc[r][j] = 0.0f;
     for (int ci = 0; ci < a->cin; ci++) {
@@ -152,7 +155,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
     for (int r = 0; r < MR; r++)
         for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
     const float *ar[MR];
-    for (int r = 0; r < MR; r++) ar[r] = direct ? a->ap + (size_t)(r < a->rows ? r : a->rows - 1) * a->lda : NULL;
+    for (int r = 0; r < MR; r++) ar[r] = direct ? a->ap + a_row(a, r) : NULL;
     const int steps = a->cin * a->k, pf_per = a->pf_lines > 0 ? (a->pf_lines + steps - 1) / steps : 0;
     int pfl = 0;
     for (int ci = 0; ci < a->cin; ci++) {
@@ -219,9 +222,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void strip_avx2
 #undef LOAD_ACC
     const int pp = col == 0 ? pf_per : 0; /* the prefetch rides on the first strip */
     if (mode == 2) {
-        const size_t l1 = a->rows > 1 ? a->lda : 0, l2 = (size_t)(a->rows > 2 ? 2 : a->rows - 1) * a->lda;
-        const size_t l3 = (size_t)(a->rows > 3 ? 3 : a->rows - 1) * a->lda, l4 = (size_t)(a->rows > 4 ? 4 : a->rows - 1) * a->lda;
-        const size_t l5 = (size_t)(a->rows > 5 ? 5 : a->rows - 1) * a->lda;
+        const size_t l1 = a_row(a, 1), l2 = a_row(a, 2), l3 = a_row(a, 3), l4 = a_row(a, 4), l5 = a_row(a, 5);
         const float *ar = a->ap + c0, *xs = a->xp + (size_t)c0 * a->ldx + a->xcol + col;
         for (int ci = 0; ci < cn; ci++, xs += a->ldx, ar++) {
             PF_STEP(a, *pfl, pp);
@@ -400,9 +401,9 @@ float *conv_thread_slice(float *base, size_t per_thread) {
 }
 
 
-void conv_pad_activate_row(int isa, const float *x, int T, float slope, int pad_l, size_t lda, float *a) {
+void conv_pad_activate_row(isa_t isa, const float *x, int T, float slope, int pad_l, size_t lda, float *a) {
     memset(a, 0, sizeof(float) * (size_t)pad_l);
-    lrelu_copy((isa_t)isa, x, T, slope, a + pad_l);
+    lrelu_copy(isa, x, T, slope, a + pad_l);
     memset(a + pad_l + T, 0, sizeof(float) * (lda - (size_t)pad_l - (size_t)T));
 }
 
@@ -525,42 +526,29 @@ double conv_kernel_gflops(int n_threads, double seconds) {
  * otherwise), in registers, no memory traffic. Returns GFLOP/s of one thread;
  * out keeps the result alive. */
 #ifdef SBV2_X86
-/* named chains (an array of vectors would live on the stack) */
-#define FMA12(T, F)                                                                                          \
-    T c0 = F(0), c1 = F(1), c2 = F(2), c3 = F(3), c4 = F(4), c5 = F(5), c6 = F(6), c7 = F(7), c8 = F(8), \
-      c9 = F(9), c10 = F(10), c11 = F(11)
-__attribute__((target("avx2,fma"))) static double fma_loop_avx2(long iters, float *out) {
-    const __m256 m = _mm256_set1_ps(0.999999f), d = _mm256_set1_ps(1e-7f);
-#define S8(i) _mm256_set1_ps((float)(i))
-    FMA12(__m256, S8);
-#define F8(c) c = _mm256_fmadd_ps(c, m, d)
-    const double t0 = now_s();
-    for (long it = 0; it < iters; it++) {
-        F8(c0), F8(c1), F8(c2), F8(c3), F8(c4), F8(c5), F8(c6), F8(c7), F8(c8), F8(c9), F8(c10), F8(c11);
+/* One loop per vector width: 12 named chains (an array of vectors would live
+ * on the stack) of c = c * m + d; P is the intrinsics' prefix, L the lanes. */
+#define FMA_LOOP(name, isa_attr, T, P, L)                                                                    \
+    __attribute__((target(isa_attr))) static double name(long iters, float *out) {                          \
+        const T m = P##_set1_ps(0.999999f), d = P##_set1_ps(1e-7f);                                          \
+        T c0 = P##_set1_ps(0), c1 = P##_set1_ps(1), c2 = P##_set1_ps(2), c3 = P##_set1_ps(3);                \
+        T c4 = P##_set1_ps(4), c5 = P##_set1_ps(5), c6 = P##_set1_ps(6), c7 = P##_set1_ps(7);                \
+        T c8 = P##_set1_ps(8), c9 = P##_set1_ps(9), c10 = P##_set1_ps(10), c11 = P##_set1_ps(11);            \
+        const double t0 = now_s();                                                                           \
+        for (long it = 0; it < iters; it++) {                                                                \
+            c0 = P##_fmadd_ps(c0, m, d), c1 = P##_fmadd_ps(c1, m, d), c2 = P##_fmadd_ps(c2, m, d);           \
+            c3 = P##_fmadd_ps(c3, m, d), c4 = P##_fmadd_ps(c4, m, d), c5 = P##_fmadd_ps(c5, m, d);           \
+            c6 = P##_fmadd_ps(c6, m, d), c7 = P##_fmadd_ps(c7, m, d), c8 = P##_fmadd_ps(c8, m, d);           \
+            c9 = P##_fmadd_ps(c9, m, d), c10 = P##_fmadd_ps(c10, m, d), c11 = P##_fmadd_ps(c11, m, d);       \
+        }                                                                                                    \
+        const double dt = now_s() - t0;                                                                      \
+        c0 = P##_add_ps(P##_add_ps(P##_add_ps(c0, c1), P##_add_ps(c2, c3)), P##_add_ps(c4, c5));             \
+        c6 = P##_add_ps(P##_add_ps(P##_add_ps(c6, c7), P##_add_ps(c8, c9)), P##_add_ps(c10, c11));           \
+        *out = P##_cvtss_f32(P##_add_ps(c0, c6));                                                            \
+        return (double)iters * 12 * (L) * 2 / dt / 1e9;                                                      \
     }
-    const double dt = now_s() - t0;
-    c0 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)), _mm256_add_ps(c4, c5));
-    c6 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c6, c7), _mm256_add_ps(c8, c9)), _mm256_add_ps(c10, c11));
-    *out = _mm256_cvtss_f32(_mm256_add_ps(c0, c6));
-    return (double)iters * 12 * 8 * 2 / dt / 1e9;
-}
-
-/* 24 chains: AVX-512's two FMA ports at 4 cycles need at least 8 */
-__attribute__((target("avx512f"))) static double fma_loop_avx512(long iters, float *out) {
-    const __m512 m = _mm512_set1_ps(0.999999f), d = _mm512_set1_ps(1e-7f);
-#define S16(i) _mm512_set1_ps((float)(i))
-    FMA12(__m512, S16);
-#define F16(c) c = _mm512_fmadd_ps(c, m, d)
-    const double t0 = now_s();
-    for (long it = 0; it < iters; it++) {
-        F16(c0), F16(c1), F16(c2), F16(c3), F16(c4), F16(c5), F16(c6), F16(c7), F16(c8), F16(c9), F16(c10), F16(c11);
-    }
-    const double dt = now_s() - t0;
-    c0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3)), _mm512_add_ps(c4, c5));
-    c6 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c6, c7), _mm512_add_ps(c8, c9)), _mm512_add_ps(c10, c11));
-    *out = _mm512_cvtss_f32(_mm512_add_ps(c0, c6));
-    return (double)iters * 12 * 16 * 2 / dt / 1e9;
-}
+FMA_LOOP(fma_loop_avx2, "avx2,fma", __m256, _mm256, 8)
+FMA_LOOP(fma_loop_avx512, "avx512f", __m512, _mm512, 16)
 #endif
 
 static double fma_loop_generic(long iters, float *out) {

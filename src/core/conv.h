@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/isa.h"
+
 /* Leaky ReLU as a sign-bit select: the same value as v > 0 ? v : v * slope
  * (NaN aside), but without a branch, so loops over it vectorise (GCC will not
  * if-convert the comparison under ISO C's trapping math). */
@@ -69,8 +71,8 @@ const char *conv_isa_name(void);
 float *conv_thread_slice(float *base, size_t per_thread);
 /* One activated, zero-padded input row for the transform-domain kernels
  * (Winograd, FFT): a[0..pad_l) = 0, a[pad_l + t] = lrelu(x[t], slope),
- * zeros up to lda; isa: the path (isa_t) the caller resolved. */
-void conv_pad_activate_row(int isa, const float *x, int T, float slope, int pad_l, size_t lda, float *a);
+ * zeros up to lda, on the path the caller resolved. */
+void conv_pad_activate_row(isa_t isa, const float *x, int T, float slope, int pad_l, size_t lda, float *a);
 /* C [M][N] = A [M][K] x B [K][N], contiguous A and C: conv_gemm without
  * strides (B rows of stride ldb, readable to the next multiple of 64 columns).
  * Returns 0. */

@@ -21,21 +21,31 @@ int isa_from_env(isa_t *out);
  * name##_body into name(isa, params...), which runs it compiled for AVX-512,
  * AVX2 or the baseline as the caller's isa (resolved once per operation)
  * says: an explicit dispatch instead of GCC's target_clones, which follow the
- * CPU alone. The bodies are element-wise or fixed-order loops (no FMA
+ * CPU alone. name##_for(isa) gives that compilation as a function pointer
+ * (for callbacks). The bodies are element-wise or fixed-order loops (no FMA
  * contraction under ISO C), so every compilation computes the same floats. */
 #define SBV2_UNPAREN(...) __VA_ARGS__
 #ifdef SBV2_X86
-#define SBV2_MULTIVERSION(name, params, args)                                                                   \
-    __attribute__((target("avx512f"))) static void name##_avx512 params { name##_body args; }                 \
-    __attribute__((target("avx2"))) static void name##_avx2 params { name##_body args; }                      \
-    __attribute__((unused)) static void name(isa_t isa_, SBV2_UNPAREN params) {                                                        \
-        if (isa_ == ISA_AVX512) name##_avx512 args;                                                              \
-        else if (isa_ == ISA_AVX2) name##_avx2 args;                                                             \
-        else name##_body args;                                                                                   \
+#define SBV2_MULTIVERSION(name, params, args)                                                              \
+    static void name##_generic params { name##_body args; }                                               \
+    __attribute__((target("avx512f"))) static void name##_avx512 params { name##_body args; }            \
+    __attribute__((target("avx2"))) static void name##_avx2 params { name##_body args; }                 \
+    __attribute__((unused)) static void name(isa_t isa_, SBV2_UNPAREN params) {                           \
+        if (isa_ == ISA_AVX512) name##_avx512 args;                                                         \
+        else if (isa_ == ISA_AVX2) name##_avx2 args;                                                        \
+        else name##_generic args;                                                                           \
+    }                                                                                                       \
+    __attribute__((unused)) static void (*name##_for(isa_t isa_)) params {                                \
+        return isa_ == ISA_AVX512 ? name##_avx512 : isa_ == ISA_AVX2 ? name##_avx2 : name##_generic;        \
     }
 #else
-#define SBV2_MULTIVERSION(name, params, args) \
-    __attribute__((unused)) static void name(isa_t isa_, SBV2_UNPAREN params) { (void)isa_; name##_body args; }
+#define SBV2_MULTIVERSION(name, params, args)                                                                       \
+    static void name##_generic params { name##_body args; }                                                        \
+    __attribute__((unused)) static void name(isa_t isa_, SBV2_UNPAREN params) { (void)isa_; name##_generic args; } \
+    __attribute__((unused)) static void (*name##_for(isa_t isa_)) params {                                         \
+        (void)isa_;                                                                                                  \
+        return name##_generic;                                                                                       \
+    }
 #endif
 #define SBV2_BODY static inline __attribute__((always_inline))
 

@@ -235,7 +235,7 @@ static int sh(const char *cmd) {
 int cmd_bench(int argc, char **argv) {
     const char *dir = NULL, *ort_dir = SBV2_SOURCE_DIR "/tests/ort";
     uint64_t rounds = 3, reps = 2, only = 0, only_threads = 0;
-    int ort_avx2 = 0;
+    int ort_avx2 = 0, ort_native = 0; /* ORT on AVX2 follows --isa below AVX-512, unless --ort-native */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -257,7 +257,7 @@ int cmd_bench(int argc, char **argv) {
             if (bench_set_isa("bench", v)) return 2;
             ort_avx2 = strcmp(v, "avx512") != 0;
             i++;
-        } else if (!strcmp(a, "--ort-native")) ort_avx2 = 0;
+        } else if (!strcmp(a, "--ort-native")) ort_native = 1;
         else if (!strcmp(a, "--rounds") && v && cli_parse_u64(v, &rounds) && rounds >= 1) i++;
         else if (!strcmp(a, "--reps") && v && cli_parse_u64(v, &reps) && reps >= 1) i++;
         else if (!strcmp(a, "--phones") && v && cli_parse_u64(v, &only) && only >= 1 && only <= 10000) i++;
@@ -299,7 +299,7 @@ int cmd_bench(int argc, char **argv) {
     double peak[3];
     bench_print_peaks(peak);
     char pre_buf[4200];
-    const char *preload = bench_ort_preload(ort_avx2, pre_buf, sizeof pre_buf);
+    const char *preload = bench_ort_preload(ort_avx2 && !ort_native, pre_buf, sizeof pre_buf);
     printf("\n");
     sbv2_model_free(m);
 

@@ -60,7 +60,7 @@ int cmd_bench_bert(int argc, char **argv) {
     char dirbuf[256] = "";
     const char *dir = NULL, *ort_dir = SBV2_SOURCE_DIR "/tests/ort";
     uint64_t rounds = 3, reps = 3, threads = 2;
-    int ort_avx2 = 0;
+    int ort_avx2 = 0, ort_native = 0; /* ORT on AVX2 follows --isa below AVX-512, unless --ort-native */
     for (int i = 1; i < argc; i++) {
         const int has = i + 1 < argc;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -80,7 +80,7 @@ int cmd_bench_bert(int argc, char **argv) {
         else if (!strcmp(argv[i], "--isa") && has) {
             if (bench_set_isa("bench-bert", argv[++i])) return 2;
             ort_avx2 = strcmp(argv[i], "avx512") != 0;
-        } else if (!strcmp(argv[i], "--ort-native")) ort_avx2 = 0;
+        } else if (!strcmp(argv[i], "--ort-native")) ort_native = 1;
         else if (!strcmp(argv[i], "--rounds") && has) {
             if (!cli_parse_u64(argv[++i], &rounds) || !rounds || rounds > 50) { fprintf(stderr, "sbv2 bench-bert: bad --rounds (1..50)\n"); return 2; }
         }
@@ -124,7 +124,7 @@ int cmd_bench_bert(int argc, char **argv) {
     double kernel[3];
     bench_print_peaks(kernel);
     char pre_buf[4200];
-    const char *preload = bench_ort_preload(ort_avx2, pre_buf, sizeof pre_buf);
+    const char *preload = bench_ort_preload(ort_avx2 && !ort_native, pre_buf, sizeof pre_buf);
     const int chars[2] = {40, 200};
     printf("\n%-7s %-7s %-8s %-14s %-14s %-9s %-10s %s\n", "chars", "tokens", "threads", "sbv2c ms", "ORT ms", "ORT/sbv2c",
            "sbv2c MB", "ORT MB");
