@@ -141,10 +141,12 @@ typedef int (*sbv2_tensor_callback)(const sbv2_tensor_view *tensor, void *user_d
 
 typedef struct sbv2_infer_params {
     size_t struct_size;     /* = sizeof(sbv2_infer_params); set by the default */
-    float length_scale;     /* 1.0: speed (larger = slower) */
-    float sdp_ratio;        /* 0.0: mix of stochastic (1) vs deterministic (0) durations */
-    float noise_scale;      /* 0.6: prior noise */
-    float noise_scale_w;    /* 0.8: stochastic duration noise */
+    /* doubles, as SBV2's Python floats: each is rounded to float32 where SBV2
+       multiplies it into a float32 tensor (1 - sdp_ratio is taken in double first) */
+    double length_scale;    /* 1.0: speed (larger = slower) */
+    double sdp_ratio;       /* 0.2: mix of stochastic (1) vs deterministic (0) durations */
+    double noise_scale;     /* 0.6: prior noise */
+    double noise_scale_w;   /* 0.8: stochastic duration noise */
     uint64_t seed;          /* the same seed gives the same audio */
     int n_threads;          /* <= 0: one thread */
     sbv2_tensor_callback on_tensor; /* optional, for debugging/parity (slow) */
@@ -268,6 +270,103 @@ SBV2_API SBV2_WARN_UNUSED int sbv2_bert_feature(const sbv2_bert *bert, const cha
  * inputs input_ids and attention_mask (int64 [batch_size, sequence_length]),
  * output "output" = hidden_states[-3] of batch 0 ([sequence_length, hidden]). */
 SBV2_API SBV2_WARN_UNUSED int sbv2_bert_export_onnx(const sbv2_bert *bert, const char *path, sbv2_error *err);
+
+/* ---- text to speech: SBV2's TTSModel.infer() ----------------------------------- */
+
+/* Every parameter of TTSModel.infer(), with SBV2's defaults
+ * (style_bert_vits2/constants.py). Scalars are doubles, as SBV2's are Python
+ * floats; they are rounded to float32 where SBV2 multiplies them into
+ * float32 tensors. */
+typedef struct sbv2_tts_params {
+    size_t struct_size;        /* = sizeof(sbv2_tts_params); set by the default */
+    const char *language;      /* "JP" (NULL = "JP"); any other: SBV2_ERR_UNSUPPORTED */
+    int speaker_id;            /* 0 */
+    const char *speaker;       /* a spk2id name; when set it wins over speaker_id (NULL) */
+    const char *style;         /* "Neutral": a style2id name; NULL = use style_id */
+    int style_id;              /* used when style is NULL (0) */
+    double style_weight;       /* 1.0: mean + (style - mean) * weight */
+    double sdp_ratio;          /* 0.2 */
+    double noise;              /* 0.6: noise_scale */
+    double noise_w;            /* 0.8: noise_scale_w */
+    double length;             /* 1.0: length_scale (larger = slower) */
+    int line_split;            /* 1: synthesise each "\n"-separated line alone */
+    double split_interval;     /* 0.5: seconds of silence between lines, as
+                                  int(44100 * split_interval) samples whatever the
+                                  model's rate (SBV2 hard-codes 44100) */
+    const char *assist_text;   /* NULL; used only when use_assist_text and non-empty */
+    double assist_text_weight; /* 1.0 (constants.py assigns 0.7, then 1.0) */
+    int use_assist_text;       /* 0 */
+    /* given_phone / given_tone: SBV2's phones ("_" at both ends, no blanks) and
+       tones (0/1). Used only when line_split is 0, as in SBV2. */
+    const char *const *given_phone;
+    size_t n_given_phone;      /* 0 = not given */
+    const int *given_tone;
+    size_t n_given_tone;       /* 0 = not given */
+    double pitch_scale;        /* 1.0; other values (pyworld) are SBV2_ERR_UNSUPPORTED */
+    double intonation_scale;   /* 1.0; likewise */
+    size_t max_chars;          /* longest accepted text in characters (5000; 0 = no limit) */
+    uint64_t seed;             /* line k draws its noise from seed + k */
+    int n_threads;             /* <= 0: one thread (BERT and generator) */
+} sbv2_tts_params;
+
+SBV2_API sbv2_tts_params sbv2_tts_default_params(void);
+
+typedef enum sbv2_span_kind {
+    SBV2_SPAN_PHONE = 0, /* a phone of the text (the "_" at each line's ends included) */
+    SBV2_SPAN_BLANK = 1, /* the blank add_blank puts between phones */
+    SBV2_SPAN_PAUSE = 2  /* the silence line_split puts between two lines */
+} sbv2_span_kind;
+
+/* One stretch of the audio. The spans tile [0, n_samples) in order, so their
+ * n_samples add up to the audio's length. */
+typedef struct sbv2_span {
+    int kind;             /* sbv2_span_kind */
+    const char *phone;    /* SBV2's symbol ("_" for blanks, "" for pauses) */
+    int tone;             /* 0/1 as g2p gives it (-1 for pauses) */
+    int line;             /* index into sbv2_tts_result.lines (the line before, for pauses) */
+    int char_index;       /* the character of the line's bert_text the BERT feature came
+                             from (code points from 0); -1 for [CLS]/[SEP] and pauses */
+    int64_t first_sample; /* durations (ceil(w) frames) x hop length */
+    int64_t n_samples;
+} sbv2_span;
+
+typedef struct sbv2_tts_line {
+    const char *text;      /* the line as given to the frontend */
+    const char *norm_text; /* normalize_text(text) */
+    const char *bert_text; /* what the BERT tokenizer saw */
+    int64_t first_sample, n_samples;
+    size_t first_span, n_spans;
+} sbv2_tts_line;
+
+typedef struct sbv2_tts_result {
+    int sampling_rate;      /* the model's */
+    size_t n_samples;
+    const float *audio;     /* float32, lines joined with their silences: what
+                               TTSModel.infer holds before convert_to_16_bit_wav */
+    const int16_t *pcm16;   /* what TTSModel.infer returns: audio / max|audio| * 32767,
+                               truncated toward zero (float32 for one line, float64 for
+                               several, as numpy's types fall); all-zero audio gives zeros */
+    size_t n_spans;
+    const sbv2_span *spans;
+    size_t n_lines;
+    const sbv2_tts_line *lines;
+    double seconds_g2p, seconds_bert, seconds_generator; /* wall time per stage */
+} sbv2_tts_result;
+
+/* Text in, audio out: normalize_text -> g2p -> BERT feature -> net_g.infer
+ * per line, lines joined, int16 conversion, as TTSModel.infer() does it.
+ * state is the model's (sbv2_state_new); fe and bert are shared, immutable
+ * objects (one BERT serves every model). params NULL = the defaults. On
+ * success *result is the library's: release it with sbv2_tts_result_free(). */
+SBV2_API SBV2_WARN_UNUSED int sbv2_tts(sbv2_state *state, const sbv2_frontend *fe, const sbv2_bert *bert,
+                                       const char *text, const sbv2_tts_params *params,
+                                       sbv2_tts_result **result, sbv2_error *err);
+SBV2_API void sbv2_tts_result_free(sbv2_tts_result *result); /* NULL is fine */
+
+/* A RIFF WAVE file (PCM 16-bit mono) of the samples, in memory: *bytes
+ * (sbv2_free) holds *n_bytes = 44 + 2 * n_samples bytes. */
+SBV2_API SBV2_WARN_UNUSED int sbv2_wav_encode(const int16_t *pcm, size_t n_samples, int sampling_rate, void **bytes,
+                                              size_t *n_bytes, sbv2_error *err);
 
 SBV2_API void sbv2_free(void *p);
 

@@ -645,6 +645,12 @@ int sbv2_bert_hidden(const sbv2_bert *b, const int64_t *ids, size_t n, int n_thr
 int sbv2_bert_feature(const sbv2_bert *b, const char *text, size_t len, const int *word2ph, size_t n_word2ph,
                       const char *assist_text, float assist_weight, int n_threads, float **feature, size_t *n_phones,
                       sbv2_error *err) {
+    return bert_feature(b, text, len, word2ph, n_word2ph, assist_text, assist_weight, n_threads, feature, n_phones, err);
+}
+
+int bert_feature(const sbv2_bert *b, const char *text, size_t len, const int *word2ph, size_t n_word2ph,
+                 const char *assist_text, double assist_weight, int n_threads, float **feature, size_t *n_phones,
+                 sbv2_error *err) {
     if (feature) *feature = NULL;
     if (n_phones) *n_phones = 0;
     if (!b || !feature || !n_phones || !word2ph) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "bad arguments");
@@ -681,13 +687,15 @@ int sbv2_bert_feature(const sbv2_bert *b, const char *text, size_t len, const in
     }
     float *f = rc == SBV2_OK ? malloc(sizeof(float) * (size_t)H * (P ? P : 1)) : NULL;
     if (rc == SBV2_OK && !f) rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+    /* res * (1 - w) + mean * w: torch rounds each Python-float factor to float32 */
+    const float keep = (float)(1.0 - assist_weight), mix = (float)assist_weight;
     if (f) { /* [H][P]: row i of the state repeated word2ph[i] times */
         size_t col = 0;
         for (size_t i = 0; i < n_word2ph; i++)
             for (int r = 0; r < word2ph[i]; r++, col++)
                 for (int h = 0; h < H; h++) {
                     const float v = st[i * H + h];
-                    f[(size_t)h * P + col] = mean ? v * (1.0f - assist_weight) + mean[h] * assist_weight : v;
+                    f[(size_t)h * P + col] = mean ? v * keep + mean[h] * mix : v;
                 }
         *feature = f, *n_phones = P;
     }

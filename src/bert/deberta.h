@@ -41,6 +41,10 @@ struct sbv2_bert {
 
 /* Row of the relative-position tables for query i - key j = r (log buckets). */
 int bert_rel_index(const sbv2_bert *b, int r);
+/* sbv2_bert_feature with the assist weight as SBV2's Python float. */
+int bert_feature(const sbv2_bert *b, const char *text, size_t len, const int *word2ph, size_t n_word2ph,
+                 const char *assist_text, double assist_weight, int n_threads, float **feature, size_t *n_phones,
+                 sbv2_error *err);
 /* The weights prefix ("deberta." or "") of the loaded file. */
 const char *bert_prefix(const sbv2_bert *b);
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void put_u32(uint8_t *p, uint32_t v) {
@@ -10,12 +11,7 @@ static void put_u32(uint8_t *p, uint32_t v) {
 }
 static void put_u16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
 
-int wav_write_pcm16(const char *path, const float *samples, size_t n, int sample_rate, sbv2_error *err) {
-    if (n > (0xFFFFFFFFu - 36) / 2 || sample_rate <= 0)
-        return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "WAV: too many samples or bad sample rate");
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return sbv2_fail(err, SBV2_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    uint8_t h[44];
+static void wav_header(uint8_t h[44], size_t n, int sample_rate) {
     memcpy(h, "RIFF", 4);
     put_u32(h + 4, (uint32_t)(36 + n * 2));
     memcpy(h + 8, "WAVEfmt ", 8);
@@ -28,6 +24,29 @@ int wav_write_pcm16(const char *path, const float *samples, size_t n, int sample
     put_u16(h + 34, 16);
     memcpy(h + 36, "data", 4);
     put_u32(h + 40, (uint32_t)(n * 2));
+}
+
+int sbv2_wav_encode(const int16_t *pcm, size_t n, int sample_rate, void **bytes, size_t *n_bytes, sbv2_error *err) {
+    if (bytes) *bytes = NULL;
+    if (n_bytes) *n_bytes = 0;
+    if (!bytes || !n_bytes || (!pcm && n)) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "WAV: bad arguments");
+    if (n > (0xFFFFFFFFu - 36) / 2 || sample_rate <= 0)
+        return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "WAV: too many samples or bad sample rate");
+    uint8_t *b = malloc(44 + 2 * n);
+    if (!b) return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+    wav_header(b, n, sample_rate);
+    for (size_t i = 0; i < n; i++) put_u16(b + 44 + 2 * i, (uint16_t)pcm[i]);
+    *bytes = b, *n_bytes = 44 + 2 * n;
+    return SBV2_OK;
+}
+
+int wav_write_pcm16(const char *path, const float *samples, size_t n, int sample_rate, sbv2_error *err) {
+    if (n > (0xFFFFFFFFu - 36) / 2 || sample_rate <= 0)
+        return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "WAV: too many samples or bad sample rate");
+    FILE *fp = fopen(path, "wb");
+    if (!fp) return sbv2_fail(err, SBV2_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    uint8_t h[44];
+    wav_header(h, n, sample_rate);
     int ok = fwrite(h, 1, 44, fp) == 44;
     for (size_t i = 0; ok && i < n; i++) {
         float v = samples[i];

@@ -110,6 +110,14 @@ int sbv2_config_parse(const char *json, size_t len, sbv2_hparams *hp, name_map *
     size_t vl = strlen(hp->version);
     hp->arch = (vl >= 8 && strcmp(hp->version + vl - 8, "JP-Extra") == 0) ? SBV2_ARCH_JP_EXTRA : SBV2_ARCH_MULTILINGUAL;
 
+    {
+        const cJSON *ab = data ? cJSON_GetObjectItemCaseSensitive(data, "add_blank") : NULL;
+        if (ab && !cJSON_IsBool(ab) && !cJSON_IsNumber(ab)) {
+            rc = sbv2_fail(err, SBV2_ERR_FORMAT, "data.add_blank is not a boolean");
+            goto out;
+        }
+        hp->add_blank = !ab || cJSON_IsTrue(ab) || (cJSON_IsNumber(ab) && ab->valuedouble != 0); /* pydantic's bool */
+    }
 #define INT(obj, sect, key, def, lo, hi, dst) \
     if ((rc = get_int(obj, sect, key, def, lo, hi, dst, err)) != SBV2_OK) goto out
     INT(data, "data", "sampling_rate", 44100, 1, 1000000, &hp->sampling_rate);

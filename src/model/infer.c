@@ -39,10 +39,10 @@ sbv2_infer_params sbv2_infer_default_params(void) {
     sbv2_infer_params p;
     memset(&p, 0, sizeof p);
     p.struct_size = sizeof p;
-    p.length_scale = 1.0f;
-    p.sdp_ratio = 0.2f;
-    p.noise_scale = 0.6f;
-    p.noise_scale_w = 0.8f;
+    p.length_scale = 1.0;
+    p.sdp_ratio = 0.2;
+    p.noise_scale = 0.6;
+    p.noise_scale_w = 0.8;
     p.seed = 0;
     p.n_threads = 1;
     return p;
@@ -74,7 +74,7 @@ static int check_input(const sbv2_model *m, const sbv2_infer_input *in, const sb
             return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "language id %lld at %zu out of range [0, %d)",
                              (long long)in->lang_ids[i], i, te->n_langs);
     }
-    const float sc[4] = {p->length_scale, p->sdp_ratio, p->noise_scale, p->noise_scale_w};
+    const double sc[4] = {p->length_scale, p->sdp_ratio, p->noise_scale, p->noise_scale_w};
     const char *nm[4] = {"length_scale", "sdp_ratio", "noise_scale", "noise_scale_w"};
     for (int i = 0; i < 4; i++)
         if (!isfinite(sc[i]) || sc[i] < 0 || sc[i] > 1000)
@@ -91,8 +91,15 @@ static int all_finite(const float *x, size_t n) {
 /* Frames beyond this are refused: ~6 hours of audio at the default hop. */
 #define SBV2_MAX_FRAMES (1 << 24)
 
+const sbv2_model *sbv2_state_model(const sbv2_state *state) { return state ? state->model : NULL; }
+
 int sbv2_infer(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_params *p, float **audio,
                size_t *n_samples, sbv2_error *err) {
+    return sbv2_infer_frames(state, in, p, audio, n_samples, NULL, err);
+}
+
+int sbv2_infer_frames(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_params *p, float **audio,
+                      size_t *n_samples, int64_t *frames, sbv2_error *err) {
     if (!state || !audio || !n_samples) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "state, audio and n_samples must not be NULL");
     *audio = NULL;
     *n_samples = 0;
@@ -132,15 +139,15 @@ int sbv2_infer(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_p
 
     /* noise for the SDP first, then for the prior: a fixed order per seed */
     sbv2_rng_normal(&rng, noise_w, 2 * (size_t)L);
-    if ((rc = sdp_reverse(&r, m, x, L, mask, g, noise_w, p->noise_scale_w, lw_sdp)) != SBV2_OK) goto fail;
+    if ((rc = sdp_reverse(&r, m, x, L, mask, g, noise_w, (float)p->noise_scale_w, lw_sdp)) != SBV2_OK) goto fail;
     if ((rc = dp_forward(&r, m, x, L, mask, g, lw_dp)) != SBV2_OK) goto fail;
     run_dump(&r, "logw_sdp", lw_sdp, 2, 1, L, 0);
     run_dump(&r, "logw_dp", lw_dp, 2, 1, L, 0);
-    const float ratio = p->sdp_ratio, one_minus = (float)(1.0 - (double)p->sdp_ratio);
+    const float ratio = (float)p->sdp_ratio, one_minus = (float)(1.0 - p->sdp_ratio), length = (float)p->length_scale;
     double total = 0;
     for (int t = 0; t < L; t++) {
         logw[t] = lw_sdp[t] * ratio + lw_dp[t] * one_minus;
-        w[t] = expf(logw[t]) * mask[t] * p->length_scale;
+        w[t] = expf(logw[t]) * mask[t] * length;
         w_ceil[t] = ceilf(w[t]);
         total += w_ceil[t];
     }
@@ -152,6 +159,8 @@ int sbv2_infer(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_p
         goto out;
     }
     const int T = total < 1 ? 1 : (int)total;
+    if (frames)
+        for (int t = 0; t < L; t++) frames[t] = (int64_t)w_ceil[t];
     int64_t ylen = T;
     if (r.cb && !r.aborted) {
         sbv2_tensor_view v = {"y_lengths", 1, 1, {1, 0, 0, 0}, &ylen};
@@ -189,11 +198,12 @@ int sbv2_infer(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_p
     run_dump(&r, "m_p_exp", z, 2, I, T, 0);
     run_dump(&r, "logs_p_exp", logs_exp, 2, I, T, 0);
     /* z_p = m_p + randn * exp(logs_p) * noise_scale (noise_scale 0 keeps m_p exactly) */
-    if (p->noise_scale != 0.0f) {
+    if (p->noise_scale != 0.0) {
+        const float ns = (float)p->noise_scale;
         float *eps = malloc(sizeof(float) * (size_t)I * T);
         if (!eps) goto nomem;
         sbv2_rng_normal(&rng, eps, (size_t)I * T);
-        for (size_t e = 0; e < (size_t)I * T; e++) z[e] = z[e] + eps[e] * expf(logs_exp[e]) * p->noise_scale;
+        for (size_t e = 0; e < (size_t)I * T; e++) z[e] = z[e] + eps[e] * expf(logs_exp[e]) * ns;
         free(eps);
     }
     run_dump(&r, "z_p", z, 2, I, T, 0);

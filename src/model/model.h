@@ -35,6 +35,7 @@ typedef struct sbv2_hparams {
     char version[64];
     char model_name[128];
     int sampling_rate;
+    int add_blank;           /* data.add_blank (SBV2's default: true) */
     int n_speakers;
     int inter_channels, hidden_channels, filter_channels;
     int n_heads, n_layers, kernel_size, gin_channels;
@@ -180,5 +181,11 @@ int sbv2_refold_wn(const struct sbv2_model *m, const char *prefix, const int64_t
 
 /* Builds every layer from the opened safetensors file (model.c). */
 int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err);
+
+/* sbv2_infer, also giving each token's duration in frames (ceil(w)) in
+ * frames[n_tokens] when frames is not NULL (the pipeline's alignment). */
+int sbv2_infer_frames(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_params *p, float **audio,
+                      size_t *n_samples, int64_t *frames, sbv2_error *err);
+const struct sbv2_model *sbv2_state_model(const sbv2_state *state);
 
 #endif

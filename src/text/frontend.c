@@ -11,6 +11,7 @@
 #include <mecab.h>
 
 #include "common.h"
+#include "text/frontend.h"
 #include "text/jp_g2p.h"
 #include "text/jp_mecab.h"
 #include "text/normalize.h"
@@ -172,6 +173,36 @@ int sbv2_g2p(const sbv2_frontend *fe, const char *text, size_t len, int use_jp_e
         return rc;
     }
     *result = &r->pub;
+    return SBV2_OK;
+}
+
+int sbv2_frontend_sep_text(const sbv2_frontend *fe, const char *text, size_t len, char **out, sbv2_error *err) {
+    *out = NULL;
+    njd_list njd = {0};
+    int rc = jp_run_frontend(fe->mecab, text, len, &njd, err);
+    size_t cap = 1, n = 0;
+    char *buf = rc == SBV2_OK ? malloc(cap) : NULL;
+    if (rc == SBV2_OK && !buf) rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+    for (size_t i = 0; rc == SBV2_OK && i < njd.n; i++) {
+        char *word = NULL;
+        const char *str = njd.w[i].string ? njd.w[i].string : "";
+        if ((rc = jp_replace_punctuation(str, strlen(str), &word, err)) != SBV2_OK) break;
+        const size_t wl = strlen(word);
+        if (n + wl + 1 > cap) {
+            char *nb = realloc(buf, (cap = 2 * (n + wl + 1)));
+            if (!nb) rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+            else buf = nb;
+        }
+        if (rc == SBV2_OK) memcpy(buf + n, word, wl), n += wl;
+        free(word);
+    }
+    njd_list_free(&njd);
+    if (rc != SBV2_OK) {
+        free(buf);
+        return rc;
+    }
+    buf[n] = '\0';
+    *out = buf;
     return SBV2_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 int cmd_info(int argc, char **argv);
+int cmd_say(int argc, char **argv);
 int cmd_infer(int argc, char **argv);
 int cmd_testmodel(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

@@ -31,9 +31,9 @@ static int resolve(const char *s, int (*by_name)(const sbv2_model *, const char 
     return cli_parse_u64(s, &v) && v < 1000000 ? (int)v : -1;
 }
 
-static int parse_float(const char *s, float *out) {
+static int parse_double(const char *s, double *out) {
     char *end;
-    float v = strtof(s, &end);
+    double v = strtod(s, &end);
     if (!*s || *end) return 0;
     *out = v;
     return 1;
@@ -74,7 +74,7 @@ int cmd_demo(int argc, char **argv) {
     const char *model_path = NULL, *wav = NULL, *spk = "0", *sty = "0", *save = NULL;
     uint64_t tokens = 40, seed = (uint64_t)time(NULL), threads = 1;
     sbv2_infer_params p = sbv2_infer_default_params();
-    float style_weight = 1.0f;
+    double style_weight = 1.0;
     int inputs_only = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -88,11 +88,11 @@ int cmd_demo(int argc, char **argv) {
         else if (!strcmp(a, "--threads") && v) ok = cli_parse_u64(v, &threads) && threads >= 1 && threads <= 1024;
         else if (!strcmp(a, "--speaker") && v) spk = v;
         else if (!strcmp(a, "--style") && v) sty = v;
-        else if (!strcmp(a, "--style-weight") && v) ok = parse_float(v, &style_weight);
-        else if (!strcmp(a, "--length-scale") && v) ok = parse_float(v, &p.length_scale);
-        else if (!strcmp(a, "--sdp-ratio") && v) ok = parse_float(v, &p.sdp_ratio);
-        else if (!strcmp(a, "--noise") && v) ok = parse_float(v, &p.noise_scale);
-        else if (!strcmp(a, "--noise-w") && v) ok = parse_float(v, &p.noise_scale_w);
+        else if (!strcmp(a, "--style-weight") && v) ok = parse_double(v, &style_weight);
+        else if (!strcmp(a, "--length-scale") && v) ok = parse_double(v, &p.length_scale);
+        else if (!strcmp(a, "--sdp-ratio") && v) ok = parse_double(v, &p.sdp_ratio);
+        else if (!strcmp(a, "--noise") && v) ok = parse_double(v, &p.noise_scale);
+        else if (!strcmp(a, "--noise-w") && v) ok = parse_double(v, &p.noise_scale_w);
         else if (a[0] == '-') ok = 0;
         else if (!model_path) { model_path = a; continue; }
         else ok = 0;
@@ -117,7 +117,7 @@ int cmd_demo(int argc, char **argv) {
     size_t n = 0;
     if (!ids || !bert) { fprintf(stderr, "sbv2 demo: out of memory\n"); goto out; }
     if (spk_id < 0 || spk_id >= info.n_speakers) { fprintf(stderr, "sbv2 demo: unknown speaker '%s'\n", spk); goto out; }
-    if (sbv2_model_style_vector(m, sty_id, style_weight, style, &err) != SBV2_OK) {
+    if (sbv2_model_style_vector(m, sty_id, (float)style_weight, style, &err) != SBV2_OK) {
         fprintf(stderr, "sbv2 demo: style '%s': %s\n", sty, err.message);
         goto out;
     }

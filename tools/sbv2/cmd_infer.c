@@ -118,7 +118,7 @@ int cmd_infer(int argc, char **argv) {
     if (rc != SBV2_OK) goto out;
     sbv2_infer_input inp = ci.input;
     sbv2_infer_params p = ci.params;
-    float *scal[4] = {&p.length_scale, &p.sdp_ratio, &p.noise_scale, &p.noise_scale_w};
+    double *scal[4] = {&p.length_scale, &p.sdp_ratio, &p.noise_scale, &p.noise_scale_w};
     for (int k = 0; k < 4; k++)
         if (ovr_set[k]) *scal[k] = ovr_val[k];
     p.seed = seed;

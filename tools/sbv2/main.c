@@ -15,6 +15,8 @@ static void usage(FILE *fp) {
             "sbv2 %s - Style-Bert-VITS2 text-to-speech in C\n"
             "\n"
             "usage:\n"
+            "  sbv2 say MODEL [TEXT] -o OUT.wav [--bert DIR] [--style S] [--speaker S] ...\n"
+            "      Japanese text to speech, exactly as SBV2's TTSModel.infer() (see 'sbv2 say --help')\n"
             "  sbv2 info MODEL [--json]\n"
             "      architecture, dimensions, parameters, speakers and styles of a model\n"
             "  sbv2 infer MODEL --inputs DIR --output OUT.npy [--wav OUT.wav] [--seed N]\n"
@@ -66,6 +68,7 @@ int main(int argc, char **argv) {
         printf("sbv2 %s (%s)\n", sbv2_version_string(), sbv2_system_info());
         return 0;
     }
+    if (!strcmp(cmd, "say")) return cmd_say(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "infer")) return cmd_infer(argc - 1, argv + 1);
     if (!strcmp(cmd, "testmodel")) return cmd_testmodel(argc - 1, argv + 1);
