@@ -10,16 +10,6 @@ CMP=$BUILD/tests/npy_compare
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 . "$(dirname "$0")/lib.sh"
-check() { # name, command...
-    local name=$1; shift
-    if "$@" >"$TMP/log" 2>&1; then ok "$name"; else bad "$name"; sed 's/^/     /' "$TMP/log"; fi
-}
-expect_error() { # name, message substring, command...
-    local name=$1 msg=$2; shift 2
-    if "$@" >"$TMP/log" 2>&1; then bad "$name (succeeded)"
-    elif grep -q -- "$msg" "$TMP/log"; then ok "$name"
-    else bad "$name (no '$msg' in: $(cat "$TMP/log"))"; fi
-}
 
 golden_or_skip "$GOLDEN"
 JPX=$GOLDEN/netg/tiny-jp-extra

@@ -4,6 +4,7 @@
  * line<k>_w_ceil.npy, spans tiling the audio; the same audio at 1 and 3
  * threads; then the errors every bad input must give. */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,6 +308,42 @@ static void adjust_cases(void) {
     }
 }
 
+/* Many requests at once on one model, one BERT and one frontend, a state
+ * each: every thread must get the serial audio bit for bit. */
+typedef struct {
+    sbv2_state *st;
+    const sbv2_frontend *fe;
+    const sbv2_bert *bert;
+    const char *text;
+    const sbv2_tts_params *p;
+    sbv2_tts_result *r;
+} job_t;
+
+static void *run_job(void *arg) {
+    job_t *j = arg;
+    sbv2_error e = {0};
+    if (sbv2_tts(j->st, j->fe, j->bert, j->text, j->p, &j->r, &e) != SBV2_OK) j->r = NULL;
+    return NULL;
+}
+
+static void concurrent(const sbv2_model *m, const sbv2_frontend *fe, const sbv2_bert *bert) {
+    sbv2_tts_params p = sbv2_tts_default_params();
+    p.seed = 3, p.n_threads = 2;
+    const char *text = "わーい！！\n魔境に足を踏み入れる。\nローカル路線にはファンも多い。";
+    job_t j[4];
+    pthread_t t[4];
+    sbv2_error e = {0};
+    for (int i = 0; i < 4; i++) j[i] = (job_t){sbv2_state_new(m, &e), fe, bert, text, &p, NULL};
+    run_job(&j[0]); /* serial reference */
+    for (int i = 1; i < 4; i++) pthread_create(&t[i], NULL, run_job, &j[i]);
+    for (int i = 1; i < 4; i++) pthread_join(t[i], NULL);
+    for (int i = 1; i < 4; i++)
+        CHECK(j[0].r && j[i].r && j[i].r->n_samples == j[0].r->n_samples &&
+                  !memcmp(j[i].r->audio, j[0].r->audio, sizeof(float) * j[0].r->n_samples),
+              "concurrent request %d differs from the serial one", i);
+    for (int i = 0; i < 4; i++) sbv2_tts_result_free(j[i].r), sbv2_state_free(j[i].st);
+}
+
 int main(void) {
     adjust_cases();
     golden_dir_or_skip(TTS_DIR);
@@ -333,6 +370,7 @@ int main(void) {
     CHECK(n_cases >= 11, "only %d cases ran", n_cases);
     printf("%d cases: float max|d| %.2e, int16 max %d LSB\n", n_cases, worst_f, worst_i);
     if (slots[0].st) bad_inputs(slots[0].st, fe, bert);
+    if (slots[0].m) concurrent(slots[0].m, fe, bert);
     for (int i = 0; i < 4; i++) sbv2_state_free(slots[i].st), sbv2_model_free(slots[i].m);
     sbv2_frontend_free(fe);
     sbv2_bert_free(bert);

@@ -46,8 +46,16 @@ int bert_write_test_model(const char *dir, const bert_dims *d, uint64_t seed) {
     f = fopen(p, "w");
     if (!f) return -1;
     fprintf(f, "[PAD]\n[CLS]\n[SEP]\n[UNK]\n[MASK]\n");
-    for (uint32_t c = 0x4e00; c < 0x4e00 + (uint32_t)V - 5; c++)
+    /* the characters SBV2's BERT texts are made of: the punctuation g2p keeps,
+       kana, then kanji from U+4E00 (as many as the vocabulary holds) */
+    for (int k = 0, c = 0; k < V - 5; k++) {
+        static const char punct[] = ".,!?'-";
+        if (k < 6) { fprintf(f, "%c\n", punct[k]); continue; }
+        if (k == 6) { fprintf(f, "\xe2\x80\xa6\n"); continue; } /* … */
+        const int j = k - 7; /* hiragana U+3041..3096, katakana U+30A1..30FA, U+30FC */
+        c = j < 86 ? 0x3041 + j : j < 176 ? 0x30a1 + (j - 86) : j == 176 ? 0x30fc : 0x4e00 + (j - 177);
         fprintf(f, "%c%c%c\n", 0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f));
+    }
     fclose(f);
     /* tensor list */
     wdesc *w = calloc(16 * L + 16, sizeof *w);
@@ -120,11 +128,13 @@ int bert_write_test_model(const char *dir, const bert_dims *d, uint64_t seed) {
 
 
 static const char k_usage[] =
-    "usage: sbv2 testmodel-bert OUTDIR [--hidden N] [--heads N] [--head-size N] [--layers N]\n"
+    "usage: sbv2 testmodel-bert OUTDIR [--size tiny|full] [--hidden N] [--heads N] [--head-size N] [--layers N]\n"
     "         [--intermediate N] [--vocab N] [--buckets N] [--max-relative N] [--conv-kernel N] [--seed N]\n"
-    "  Writes a random-weight DeBERTa-v2 folder (config.json, vocab.txt of CJK characters from U+4E00,\n"
+    "  Writes a random-weight DeBERTa-v2 folder (config.json, vocab.txt: punctuation, kana, then kanji from U+4E00,\n"
     "  fp16 model.safetensors). Defaults: a tiny model (64 wide, 4 heads of 16, 5 layers, log buckets 16\n"
-    "  up to 64, intermediate 128, vocab 300, 3-tap ConvLayer).\n";
+    "  up to 64, intermediate 128, vocab 300, 3-tap ConvLayer). --size full: the real dimensions of\n"
+    "  ku-nlp/deberta-v2-large-japanese-char-wwm (1024 wide, 24 layers; ~700 MB); options after it\n"
+    "  change single sizes.\n";
 
 int cmd_testmodel_bert(int argc, char **argv) {
     bert_dims d = {64, 4, 16, 5, 128, 300, 16, 64, 3};
@@ -139,7 +149,10 @@ int cmd_testmodel_bert(int argc, char **argv) {
         size_t k = 0;
         while (k < sizeof ints / sizeof ints[0] && strcmp(a, ints[k].name)) k++;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(k_usage, stdout); return 0; }
-        else if (k < sizeof ints / sizeof ints[0] && val && cli_parse_u64(val, &v) && v <= 1000000) *ints[k].dst = (int)v, i++;
+        else if (!strcmp(a, "--size") && val && (!strcmp(val, "full") || !strcmp(val, "tiny"))) {
+            if (!strcmp(val, "full")) d = BERT_REAL_DIMS;
+            i++;
+        } else if (k < sizeof ints / sizeof ints[0] && val && cli_parse_u64(val, &v) && v <= 1000000) *ints[k].dst = (int)v, i++;
         else if (!strcmp(a, "--seed") && val && cli_parse_u64(val, &seed)) i++;
         else if (a[0] == '-') {
             fprintf(stderr, "sbv2 testmodel-bert: bad or incomplete option %s\n%s", a, k_usage);
