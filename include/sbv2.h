@@ -297,7 +297,8 @@ typedef struct sbv2_tts_params {
     double assist_text_weight; /* 1.0 (constants.py assigns 0.7, then 1.0) */
     int use_assist_text;       /* 0 */
     /* given_phone / given_tone: SBV2's phones ("_" at both ends, no blanks) and
-       tones (0/1). Used only when line_split is 0, as in SBV2. */
+       tones (0/1). Used only when line_split is 0, and given_phone only together
+       with given_tone (given_tone alone replaces the tones), as in SBV2. */
     const char *const *given_phone;
     size_t n_given_phone;      /* 0 = not given */
     const int *given_tone;

@@ -127,9 +127,7 @@ static int apply_given(line_in *l, const sbv2_tts_params *p, int jp_extra, sbv2_
         }
         free(l->phones);
         l->phones = given, l->n_ph = p->n_given_phone;
-    } else if (p->n_given_phone) {
-        return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "given_phone needs given_tone too (SBV2 ignores it alone)");
-    }
+    } /* given_phone without given_tone: ignored, as clean_text_with_given_phone_tone does */
     if (p->n_given_tone) {
         if (l->n_ph != p->n_given_tone)
             return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "length of phone (%zu) != length of given_tone (%zu)", l->n_ph,

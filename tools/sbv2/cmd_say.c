@@ -275,6 +275,8 @@ int cmd_say(int argc, char **argv) {
         }
         p.given_tone = gt, p.n_given_tone = n;
     }
+    if (p.n_given_phone && !p.n_given_tone && !quiet)
+        fprintf(stderr, "sbv2 say: note: --given-phones without --given-tones is ignored, as in SBV2\n");
     if ((p.n_given_phone || p.n_given_tone) && p.line_split && !quiet)
         fprintf(stderr, "sbv2 say: note: --given-phones/--given-tones are ignored with line split on, as in SBV2; add --no-line-split\n");
 
