@@ -306,6 +306,19 @@ typedef struct sbv2_tts_params {
     double pitch_scale;        /* 1.0; other values (pyworld) are SBV2_ERR_UNSUPPORTED */
     double intonation_scale;   /* 1.0; likewise */
     size_t max_chars;          /* longest accepted text in characters (5000; 0 = no limit) */
+    /* Long lines split at sentence ends: a line of more than sentence_chars
+       characters is synthesised sentence by sentence (cut after each run of
+       。！？!?．.), with no pause added between its sentences, so memory stays
+       bounded. SBV2 does not do this: -1 (default) = on for streams, off for
+       sbv2_tts(); 1 = on; 0 = off. Never applied with given_phone/given_tone. */
+    int split_sentences;
+    size_t sentence_chars;     /* 100 */
+    /* Streams: the decoder runs in windows of frames (hop samples each), the
+       first stream_first_frames long (8, ~0.1 s at 44.1 kHz), each next one
+       twice the last up to stream_max_frames (256): the audio already handed
+       out covers the time the next window takes. */
+    int stream_first_frames;
+    int stream_max_frames;
     uint64_t seed;             /* line k draws its noise from seed + k */
     int n_threads;             /* <= 0: one thread (BERT and generator) */
 } sbv2_tts_params;
@@ -363,6 +376,45 @@ SBV2_API SBV2_WARN_UNUSED int sbv2_tts(sbv2_state *state, const sbv2_frontend *f
                                        const char *text, const sbv2_tts_params *params,
                                        sbv2_tts_result **result, sbv2_error *err);
 SBV2_API void sbv2_tts_result_free(sbv2_tts_result *result); /* NULL is fine */
+
+/* ---- streaming: the first audio long before the last ------------------------ */
+
+/* A streamed synthesis of one text: each line's text encoder, durations and
+ * flow run once (the flow attends over the whole line), then its decoder runs
+ * window by window with enough context each side that the chunks joined equal
+ * sbv2_tts()'s float audio (within 1e-5; rounding differs). Between lines come
+ * pause chunks as in sbv2_tts(). The stream uses the state exclusively until
+ * it is freed; fe and bert stay shared. */
+typedef struct sbv2_tts_stream sbv2_tts_stream;
+
+typedef struct sbv2_tts_chunk {
+    const float *samples;     /* float audio, as sbv2_tts_result.audio */
+    const int16_t *pcm16;     /* samples clipped to [-1, 1] times 32767, rounded: a stream
+                                 cannot know the whole utterance's peak, so this is NOT
+                                 SBV2's peak normalisation (sbv2_tts() keeps that) */
+    size_t n_samples;
+    int64_t first_sample;     /* offset of samples[0] in the whole stream */
+    int line;                 /* the line (sbv2_tts_stream_line) it belongs to */
+    const sbv2_span *spans;   /* the spans that start in this chunk (alignment, in order) */
+    size_t n_spans;
+    int is_last;              /* 1: nothing follows */
+} sbv2_tts_chunk;
+
+/* Starts a stream: every line goes through the frontend first, so bad text
+ * fails here; no audio is made yet. text and params are copied. */
+SBV2_API SBV2_WARN_UNUSED int sbv2_tts_stream_start(sbv2_state *state, const sbv2_frontend *fe, const sbv2_bert *bert,
+                                                    const char *text, const sbv2_tts_params *params,
+                                                    sbv2_tts_stream **stream, sbv2_error *err);
+/* Makes the next chunk. Its memory belongs to the stream and stays valid
+ * until the next call or sbv2_tts_stream_free(); spans stay valid until the
+ * free. After the chunk with is_last, or after an error, further calls fail. */
+SBV2_API SBV2_WARN_UNUSED int sbv2_tts_stream_next(sbv2_tts_stream *stream, sbv2_tts_chunk *chunk, sbv2_error *err);
+/* Line i of the stream (texts always; first_sample/n_samples once its first
+ * chunk came out), or NULL past the end. */
+SBV2_API const sbv2_tts_line *sbv2_tts_stream_line(const sbv2_tts_stream *stream, size_t i);
+SBV2_API size_t sbv2_tts_stream_n_lines(const sbv2_tts_stream *stream);
+/* Cancels (at any point) and releases the stream. NULL is fine. */
+SBV2_API void sbv2_tts_stream_free(sbv2_tts_stream *stream);
 
 /* A RIFF WAVE file (PCM 16-bit mono) of the samples, in memory: *bytes
  * (sbv2_free) holds *n_bytes = 44 + 2 * n_samples bytes. */

@@ -104,5 +104,34 @@ expect_error "unwritable output" "cannot write" "$SBV2" say "$M" "あ" --bert "$
 check "given phones with line split: a note, and SBV2's behaviour" grep -q "ignored with line split on" \
     <("$SBV2" say "$M" "あ" --bert "$B" --given-phones "_ a _" --given-tones "0 0 0" -o "$TMP/n.wav" 2>&1)
 
+# --stream: the same float samples as the one-shot call, int16 by the clip rule, stops cleanly
+V05="$(printf 'わーい！！\n魔境に足を踏み入れる。\nローカル路線にはファンも多い。')"
+"$SBV2" say "$M" "$V05" --bert "$B" "${Z[@]}" --format f32 -o "$TMP/one.f32" -q
+"$SBV2" say "$M" "$V05" --bert "$B" "${Z[@]}" --stream --format f32 --first-frames 3 --max-frames 20 >"$TMP/st.f32" 2>"$TMP/st.log"
+if cmp -s "$TMP/one.f32" "$TMP/st.f32"; then ok "--stream: the one-shot float samples, window by window"; else bad "--stream f32"; fi
+check "--stream reports the first audio" grep -q "first audio after" "$TMP/st.log"
+"$SBV2" say "$M" "$V05" --bert "$B" "${Z[@]}" --stream -q >"$TMP/st.raw"
+if [ "$(stat -c %s "$TMP/st.raw")" -eq $(( $(stat -c %s "$TMP/one.f32") / 2 )) ]; then ok "--stream: s16le on stdout by default"
+else bad "--stream raw size"; fi
+"$SBV2" say "$M" "$V05" --bert "$B" "${Z[@]}" --stream --format wav -o "$TMP/st.wav" -q
+check "--stream --format wav to a file: a complete header" "$WCMP" "$TMP/st.wav" "$TMP/st.wav" 0
+if [ "$(od -An -tu4 -j40 -N4 "$TMP/st.wav" | tr -d ' ')" -eq $(( $(stat -c %s "$TMP/st.wav") - 44 )) ]; then ok "streamed WAV data size patched"
+else bad "streamed WAV data size"; fi
+"$SBV2" say "$M" "$V05" --bert "$B" --stream 2>"$TMP/pipe.log" | head -c 100 >/dev/null
+st=${PIPESTATUS[0]}
+if [ "$st" -eq 0 ] && grep -q "closed the pipe" "$TMP/pipe.log"; then ok "--stream: a closed pipe stops it cleanly"
+else bad "--stream closed pipe (exit $st: $(cat "$TMP/pipe.log"))"; fi
+LONG=$(jq -r '.cases[] | select(.id == "v04_long") | .params.text' "$TTS/cases.json" 2>/dev/null ||
+       node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).cases.find(c => c.id === "v04_long").params.text)' "$TTS/cases.json")
+timeout 60 "$SBV2" say "$M" "$LONG$LONG$LONG" --bert "$B" --stream --first-frames 1 --max-frames 1 --no-split-sentences -o "$TMP/sig.raw" 2>"$TMP/sig.log" &
+pid=$!
+sleep 0.5
+kill -INT $pid
+wait $pid
+st=$?
+if [ "$st" -eq 130 ] && grep -q "stopped by a signal" "$TMP/sig.log"; then ok "--stream: SIGINT stops it between chunks"
+else bad "--stream SIGINT (exit $st: $(cat "$TMP/sig.log"))"; fi
+expect_error "--first-frames 0" "bad or unknown argument --first-frames" "$SBV2" say "$M" "あ" --bert "$B" --stream --first-frames 0
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

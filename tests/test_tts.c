@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "formats/npy.h"
+#include "model/layers.h"
 #include "text/jp_adjust.h"
 #include "sbv2.h"
 #include "test_common.h"
@@ -96,7 +97,58 @@ static sbv2_tts_params case_params(const cJSON *pj, const char ***gp, int **gt) 
     return p;
 }
 
-static void check_case(const cJSON *c, sbv2_state *st, const sbv2_frontend *fe, const sbv2_bert *bert, double *worst_f, int *worst_i) {
+/* Streams the case at window sizes (first, max) and checks the chunks
+ * joined against the one-shot result: samples within 1e-5, the same spans,
+ * contiguous offsets, is_last only on the last chunk. */
+static double stream_vs_oneshot(const sbv2_tts_result *one, sbv2_state *st, const sbv2_frontend *fe, const sbv2_bert *bert,
+                                const char *text, sbv2_tts_params p, int first, int maxw, const char *id) {
+    p.stream_first_frames = first, p.stream_max_frames = maxw;
+    sbv2_tts_stream *s = NULL;
+    sbv2_error e = {0};
+    if (sbv2_tts_stream_start(st, fe, bert, text, &p, &s, &e) != SBV2_OK) {
+        CHECK(0, "%s: stream start: %s", id, e.message);
+        return INFINITY;
+    }
+    double md = 0;
+    size_t pos = 0, spans = 0, chunks = 0;
+    int ok = 1, last = 0;
+    while (!last) {
+        sbv2_tts_chunk c;
+        if (sbv2_tts_stream_next(s, &c, &e) != SBV2_OK) {
+            CHECK(0, "%s: stream next: %s", id, e.message);
+            ok = 0;
+            break;
+        }
+        chunks++;
+        last = c.is_last;
+        ok &= c.first_sample == (int64_t)pos && pos + c.n_samples <= one->n_samples;
+        if (!ok) break;
+        for (size_t i = 0; i < c.n_samples; i++) {
+            const double d = fabs((double)c.samples[i] - one->audio[pos + i]);
+            md = d > md ? d : md;
+            const float v = c.samples[i] > 1 ? 1 : c.samples[i] < -1 ? -1 : c.samples[i];
+            ok &= c.pcm16[i] == (int16_t)lrintf(v * 32767.0f);
+        }
+        for (size_t i = 0; i < c.n_spans && spans + i < one->n_spans; i++) {
+            const sbv2_span *a = &c.spans[i], *b = &one->spans[spans + i];
+            ok &= a->kind == b->kind && a->first_sample == b->first_sample && a->n_samples == b->n_samples && a->line == b->line &&
+                  !strcmp(a->phone, b->phone) && a->char_index == b->char_index;
+        }
+        spans += c.n_spans;
+        pos += c.n_samples;
+    }
+    sbv2_tts_chunk c;
+    CHECK(sbv2_tts_stream_next(s, &c, &e) != SBV2_OK, "%s: a stream must refuse to go on after its last chunk", id);
+    CHECK(ok && pos == one->n_samples && spans == one->n_spans,
+          "%s (windows %d..%d): the stream's %zu samples / %zu spans in %zu chunks do not join into the one-shot %zu / %zu", id, first,
+          maxw, pos, spans, chunks, one->n_samples, one->n_spans);
+    CHECK(md <= 1e-5, "%s (windows %d..%d): streamed samples differ from the one-shot ones by %.3g > 1e-5", id, first, maxw, md);
+    sbv2_tts_stream_free(s);
+    return md;
+}
+
+static void check_case(const cJSON *c, sbv2_state *st, const sbv2_frontend *fe, const sbv2_bert *bert, double *worst_f, int *worst_i,
+                       double *worst_s) {
     const char *id = jstr(c, "id");
     const cJSON *pj = cJSON_GetObjectItemCaseSensitive(c, "params"), *stats = cJSON_GetObjectItemCaseSensitive(c, "stats");
     const char **gp;
@@ -171,6 +223,18 @@ static void check_case(const cJSON *c, sbv2_state *st, const sbv2_frontend *fe, 
         pos += res->spans[i].n_samples;
     }
     CHECK(tiles && pos == (int64_t)res->n_samples, "%s: spans do not tile the audio (%lld of %zu)", id, (long long)pos, res->n_samples);
+    /* streamed: windows of 1 frame, 7, the default 8 doubling to 256, and longer than any line */
+    static const int wins[4][2] = {{1, 1}, {7, 7}, {8, 256}, {1 << 20, 1 << 20}};
+    double sd = 0;
+    p.n_threads = 1;
+    for (int w = 0; w < 4; w++) {
+        if (w == 0 && res->n_samples > 300000) continue; /* 1-frame windows on the short cases (time) */
+        p.split_sentences = 0; /* as the one-shot call */
+        const double d = stream_vs_oneshot(res, st, fe, bert, jstr(pj, "text"), p, wins[w][0], wins[w][1], id);
+        sd = d > sd ? d : sd;
+    }
+    printf("%-26s streamed at windows %s7, 8..256, whole lines: max|d| vs one-shot %.2e\n", id, res->n_samples > 300000 ? "" : "1, ", sd);
+    *worst_s = sd > *worst_s ? sd : *worst_s;
 out:
     sbv2_tts_result_free(r[0]), sbv2_tts_result_free(r[1]);
     free(gp), free(gt);
@@ -344,6 +408,57 @@ static void concurrent(const sbv2_model *m, const sbv2_frontend *fe, const sbv2_
     for (int i = 0; i < 4; i++) sbv2_tts_result_free(j[i].r), sbv2_state_free(j[i].st);
 }
 
+/* The decoder's other kernel forms (Winograd, FFT: their tiles and blocks
+ * fall differently in a window), sentence splitting on both calls, and a
+ * stream cancelled half-way (ASan: nothing leaks). */
+static void stream_more(sbv2_state *st, const sbv2_frontend *fe, const sbv2_bert *bert) {
+    const char *text = "わーい！！\n魔境に足を踏み入れる。\nローカル路線にはファンも多い。";
+    sbv2_tts_params p = sbv2_tts_default_params();
+    p.noise = p.noise_w = 0, p.split_sentences = 0;
+    static const int forms[2] = {SBV2_PATH_WINOGRAD, SBV2_PATH_FFT};
+    sbv2_error e = {0};
+    for (int f = 0; f < 2; f++) {
+        sbv2_state_set_conv_path(st, forms[f]);
+        sbv2_tts_result *one = NULL;
+        CHECK(sbv2_tts(st, fe, bert, text, &p, &one, &e) == SBV2_OK, "kernel form %d: %s", forms[f], e.message);
+        if (one) {
+            const double d = stream_vs_oneshot(one, st, fe, bert, text, p, 3, 40, forms[f] == SBV2_PATH_FFT ? "FFT form" : "Winograd form");
+            printf("decoder %s form streamed at windows 3..40: max|d| vs one-shot %.2e\n", forms[f] == SBV2_PATH_FFT ? "FFT" : "Winograd", d);
+        }
+        sbv2_tts_result_free(one);
+    }
+    sbv2_state_set_conv_path(st, SBV2_PATH_DEFAULT);
+    /* sentence split: a 60-character line in 3 sentences at sentence_chars 20, on both calls */
+    const char *lng = "今日はとても良い天気なので、近くの公園まで散歩に行きました。桜が満開で綺麗です！明日も晴れるといいですね。";
+    p.split_sentences = 1, p.sentence_chars = 20;
+    sbv2_tts_result *one = NULL;
+    CHECK(sbv2_tts(st, fe, bert, lng, &p, &one, &e) == SBV2_OK, "sentence split: %s", e.message);
+    CHECK(one && one->n_lines == 3 && !strcmp(one->lines[1].text, "桜が満開で綺麗です！"), "sentence split: %zu units ('%s')",
+          one ? one->n_lines : 0, one && one->n_lines > 1 ? one->lines[1].text : "");
+    size_t pauses = 0;
+    for (size_t i = 0; one && i < one->n_spans; i++) pauses += one->spans[i].kind == SBV2_SPAN_PAUSE;
+    CHECK(pauses == 0, "sentences of one line get no pause (%zu)", pauses);
+    if (one) stream_vs_oneshot(one, st, fe, bert, lng, p, 8, 256, "sentence split");
+    sbv2_tts_result_free(one);
+    /* cancelled after two chunks */
+    sbv2_tts_stream *s = NULL;
+    p.split_sentences = -1;
+    CHECK(sbv2_tts_stream_start(st, fe, bert, text, &p, &s, &e) == SBV2_OK, "stream: %s", e.message);
+    sbv2_tts_chunk c;
+    CHECK(s && sbv2_tts_stream_next(s, &c, &e) == SBV2_OK && !c.is_last && c.n_samples == 8 * 512 && c.line == 0,
+          "first chunk: 8 frames of line 0");
+    CHECK(s && sbv2_tts_stream_next(s, &c, &e) == SBV2_OK && c.first_sample == 8 * 512, "second chunk follows the first");
+    CHECK(sbv2_tts_stream_n_lines(s) == 3 && !strcmp(sbv2_tts_stream_line(s, 2)->text, "ローカル路線にはファンも多い。") &&
+              !sbv2_tts_stream_line(s, 3),
+          "stream lines");
+    sbv2_tts_stream_free(s);
+    /* a bad text fails at the start */
+    s = NULL;
+    CHECK(sbv2_tts_stream_start(st, fe, bert, "", &p, &s, &e) == SBV2_ERR_INVALID_ARGUMENT && !s, "stream of an empty text");
+    p.stream_first_frames = 0;
+    CHECK(sbv2_tts_stream_start(st, fe, bert, "あ", &p, &s, &e) == SBV2_ERR_INVALID_ARGUMENT && !s, "stream windows of 0 frames");
+}
+
 int main(void) {
     adjust_cases();
     golden_dir_or_skip(TTS_DIR);
@@ -359,18 +474,19 @@ int main(void) {
     if (!fe) { fprintf(stderr, "FAIL: frontend: %s\n", e.message); return 1; }
     model_slot slots[4];
     memset(slots, 0, sizeof slots);
-    double worst_f = 0;
+    double worst_f = 0, worst_s = 0;
     int worst_i = 0, n_cases = 0;
     const cJSON *c;
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "cases")) {
         sbv2_state *st = state_for(slots, jstr(c, "model"));
         CHECK(st != NULL, "%s: no model", jstr(c, "id"));
-        if (st) check_case(c, st, fe, bert, &worst_f, &worst_i), n_cases++;
+        if (st) check_case(c, st, fe, bert, &worst_f, &worst_i, &worst_s), n_cases++;
     }
     CHECK(n_cases >= 11, "only %d cases ran", n_cases);
-    printf("%d cases: float max|d| %.2e, int16 max %d LSB\n", n_cases, worst_f, worst_i);
+    printf("%d cases: float max|d| %.2e, int16 max %d LSB; streamed vs one-shot max|d| %.2e\n", n_cases, worst_f, worst_i, worst_s);
     if (slots[0].st) bad_inputs(slots[0].st, fe, bert);
     if (slots[0].m) concurrent(slots[0].m, fe, bert);
+    if (slots[0].st) stream_more(slots[0].st, fe, bert);
     for (int i = 0; i < 4; i++) sbv2_state_free(slots[i].st), sbv2_model_free(slots[i].m);
     sbv2_frontend_free(fe);
     sbv2_bert_free(bert);

@@ -57,6 +57,18 @@ static int upsample_forward(run_ctx *r, const ups_t *u, const float *x, int tin,
     return SBV2_OK;
 }
 
+/* ConvTranspose1d's output length, 0 when it would be empty */
+static size_t stage_length(const ups_t *u, size_t len) {
+    const long nl = ((long)len - 1) * u->stride - 2L * u->pad + u->k;
+    return nl < 1 ? 0 : (size_t)nl;
+}
+
+size_t decoder_output_length(const struct sbv2_model *m, int T) {
+    size_t len = (size_t)T;
+    for (int i = 0; i < m->hp.n_ups && len; i++) len = stage_length(&m->dec.ups[i], len);
+    return len;
+}
+
 int decoder_forward(run_ctx *r, const struct sbv2_model *m, const float *z, int T, const float *g, float **wav,
                     size_t *n_out) {
     const sbv2_hparams *hp = &m->hp;
@@ -66,9 +78,8 @@ int decoder_forward(run_ctx *r, const struct sbv2_model *m, const float *z, int 
     size_t len = (size_t)T, maxel = (size_t)C0 * T;
     for (int i = 0; i < hp->n_ups; i++) {
         const ups_t *u = &d->ups[i];
-        long nl = ((long)len - 1) * u->stride - 2L * u->pad + u->k;
-        if (nl < 1) return SBV2_ERR_INTERNAL;
-        len = (size_t)nl;
+        len = stage_length(u, len);
+        if (!len) return SBV2_ERR_INTERNAL;
         if ((size_t)u->cout * len > maxel) maxel = (size_t)u->cout * len;
     }
     float *x = scratch_get(r->ws, SCR_DEC_X, maxel), *y = scratch_get(r->ws, SCR_DEC_Y, maxel);
@@ -114,4 +125,25 @@ done:
     if (!r->ws) free(x), free(y), free(acc), free(tmp);
     free(gc);
     return rc;
+}
+
+int decoder_context_frames(const struct sbv2_model *m) {
+    const sbv2_hparams *hp = &m->hp;
+    const decoder_t *d = &m->dec;
+    double frames = (d->conv_pre.k - 1) / 2, rate = 1; /* reach in frames, samples per frame so far */
+    for (int i = 0; i < hp->n_ups; i++) {
+        const ups_t *u = &d->ups[i];
+        frames += (double)((u->k + u->stride - 1) / u->stride + 1) / rate; /* inputs one output sees */
+        rate *= u->stride;
+        int widest = 0;
+        for (int j = 0; j < hp->n_res_kernels; j++) {
+            const resblock_t *rb = &d->res[i * hp->n_res_kernels + j];
+            int reach = 0;
+            for (int k = 0; k < rb->n; k++) reach += (rb->c1[k].k - 1) / 2 * rb->dil[k] + (rb->has_c2 ? (rb->c2[k].k - 1) / 2 : 0);
+            widest = reach > widest ? reach : widest;
+        }
+        frames += widest / rate;
+    }
+    frames += (d->conv_post.k - 1) / 2 / rate;
+    return (int)ceil(frames) + 1;
 }

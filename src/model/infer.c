@@ -98,11 +98,14 @@ int sbv2_infer(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_p
     return sbv2_infer_frames(state, in, p, audio, n_samples, NULL, err);
 }
 
-int sbv2_infer_frames(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_params *p, float **audio,
-                      size_t *n_samples, int64_t *frames, sbv2_error *err) {
-    if (!state || !audio || !n_samples) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "state, audio and n_samples must not be NULL");
-    *audio = NULL;
-    *n_samples = 0;
+/* Everything of infer(): up to the flow's z [I][T] when latent is set (the
+ * decoder left to the caller), else to the audio. */
+static int infer_run(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_params *p, float **audio,
+                     size_t *n_samples, int64_t *frames, float **latent, int *n_frames, sbv2_error *err) {
+    if (!state || (!latent && (!audio || !n_samples))) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "state, audio and n_samples must not be NULL");
+    if (audio) *audio = NULL;
+    if (n_samples) *n_samples = 0;
+    if (latent) *latent = NULL, *n_frames = 0;
     const sbv2_model *m = state->model;
     int rc = check_input(m, in, p, err);
     if (rc != SBV2_OK) return rc;
@@ -209,6 +212,16 @@ int sbv2_infer_frames(sbv2_state *state, const sbv2_infer_input *in, const sbv2_
     run_dump(&r, "z_p", z, 2, I, T, 0);
     if ((rc = flow_reverse(&r, m, z, T, ymask, g)) != SBV2_OK) goto fail;
     run_dump(&r, "z", z, 2, I, T, 0);
+    if (latent) {
+        if (r.aborted) {
+            rc = sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "aborted by the tensor callback");
+            goto out;
+        }
+        *latent = z, *n_frames = T;
+        z = NULL;
+        rc = SBV2_OK;
+        goto out;
+    }
     if ((rc = decoder_forward(&r, m, z, T, g, &wav, &nwav)) != SBV2_OK) goto fail;
     run_dump(&r, "output", wav, 2, 1, (int64_t)nwav, 0);
     if (r.aborted) {
@@ -244,4 +257,45 @@ out:
     free(attn);
     free(wav);
     return rc;
+}
+
+int sbv2_infer_frames(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_params *p, float **audio,
+                      size_t *n_samples, int64_t *frames, sbv2_error *err) {
+    return infer_run(state, in, p, audio, n_samples, frames, NULL, NULL, err);
+}
+
+int sbv2_infer_latent(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_params *p, int64_t *frames,
+                      float **z, int *n_frames, sbv2_error *err) {
+    if (!z || !n_frames) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "z and n_frames must not be NULL");
+    return infer_run(state, in, p, NULL, NULL, frames, z, n_frames, err);
+}
+
+int sbv2_decode_window(sbv2_state *state, const float *z, int T, int64_t speaker_id, int f0, int f1, int n_threads,
+                       float **audio, size_t *n_samples, sbv2_error *err) {
+    *audio = NULL, *n_samples = 0;
+    const sbv2_model *m = state->model;
+    if (f0 < 0 || f1 > T || f0 >= f1 || speaker_id < 0 || speaker_id >= m->hp.n_speakers)
+        return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "bad decoder window [%d, %d) of %d frames", f0, f1, T);
+    const int I = m->hp.inter_channels, C = decoder_context_frames(m);
+    const int a = f0 - C > 0 ? f0 - C : 0, b = f1 + C < T ? f1 + C : T, W = b - a;
+    int64_t hop = 1;
+    for (int u = 0; u < m->hp.n_ups; u++) hop *= m->hp.ups_rates[u];
+    run_ctx r = {n_threads > 0 ? n_threads : 1, NULL, NULL, 0, state->conv_path, &state->ws};
+    float *zw = malloc(sizeof(float) * (size_t)I * W), *wav = NULL;
+    size_t nwav = 0;
+    if (!zw) return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+    for (int c = 0; c < I; c++) memcpy(zw + (size_t)c * W, z + (size_t)c * T + a, sizeof(float) * (size_t)W);
+    int rc = decoder_forward(&r, m, zw, W, m->emb_g + (size_t)speaker_id * m->hp.gin_channels, &wav, &nwav);
+    free(zw);
+    if (rc != SBV2_OK) return sbv2_fail(err, rc, "decoding failed (%s)", sbv2_status_string(rc));
+    /* the decoder is shift-invariant by hop samples per frame: local sample i of
+       a window from frame a is global a * hop + i; the last window keeps the tail */
+    const size_t s0 = (size_t)((f0 - a) * hop), s1 = f1 == T ? nwav : (size_t)((f1 - a) * hop);
+    if (s1 > nwav || s0 >= s1 || !all_finite(wav + s0, s1 - s0)) {
+        free(wav);
+        return sbv2_fail(err, SBV2_ERR_INTERNAL, "the decoder gave %zu samples for a %d-frame window", nwav, W);
+    }
+    memmove(wav, wav + s0, sizeof(float) * (s1 - s0));
+    *audio = wav, *n_samples = s1 - s0;
+    return SBV2_OK;
 }

@@ -187,5 +187,19 @@ int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err);
 int sbv2_infer_frames(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_params *p, float **audio,
                       size_t *n_samples, int64_t *frames, sbv2_error *err);
 const struct sbv2_model *sbv2_state_model(const sbv2_state *state);
+/* The streaming split of infer(): text encoder, durations and flow for the
+ * whole line (frames as above; *z [inter_channels][*n_frames], malloc'd)... */
+int sbv2_infer_latent(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_params *p, int64_t *frames,
+                      float **z, int *n_frames, sbv2_error *err);
+/* ...then the decoder on frames [f0, f1) of z with decoder_context_frames()
+ * of context each side, so that the windows joined equal the whole-line
+ * decode (up to rounding); the window ending at T keeps the decoder's tail. */
+int sbv2_decode_window(sbv2_state *state, const float *z, int T, int64_t speaker_id, int f0, int f1, int n_threads,
+                       float **audio, size_t *n_samples, sbv2_error *err);
+/* Frames of z on each side that reach one output sample of the decoder
+ * (its receptive field, rounded up, plus one). */
+int decoder_context_frames(const struct sbv2_model *m);
+/* Samples the decoder makes of T frames (T * hop for SBV2's configurations). */
+size_t decoder_output_length(const struct sbv2_model *m, int T);
 
 #endif

@@ -6,6 +6,8 @@
 
 int cmd_info(int argc, char **argv);
 int cmd_say(int argc, char **argv);
+int cmd_bench_tts(int argc, char **argv);
+int cmd_bench_tts_run(int argc, char **argv);
 int cmd_infer(int argc, char **argv);
 int cmd_testmodel(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

@@ -1,5 +1,6 @@
 /* sbv2 say MODEL [TEXT]: Japanese text to speech, as SBV2's TTSModel.infer(). */
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,17 @@ static const char k_usage[] =
     "  --max-chars N           refuse longer texts (5000; 0 = no limit)\n"
     "  --user-dict CSV         Open JTalk user dictionary rows (as SBV2 writes them)\n"
     "  --dict-dir DIR          the Open JTalk MeCab dictionary (default: the one built in)\n"
-    "  -q, --quiet             no report on stderr\n";
+    "  -q, --quiet             no report on stderr\n"
+    "  --stream                write audio as it is made (default -o -, --format raw), e.g.\n"
+    "                          sbv2 say --stream MODEL \"...\" | aplay -f S16_LE -r 44100 -c 1\n"
+    "                          int16 is the float clipped to [-1, 1] times 32767 (a stream cannot\n"
+    "                          know the peak SBV2 normalises by); long lines are cut at sentence ends\n"
+    "  --first-frames N        first streamed window in frames (8), doubling up to --max-frames (256)\n"
+    "  --split-sentences       also cut lines longer than --sentence-chars (100) at sentence ends\n"
+    "                          without --stream (SBV2 does not); --no-split-sentences: never\n";
+
+static volatile sig_atomic_t g_stop; /* SIGINT/SIGTERM: stop between chunks */
+static void on_signal(int sig) { g_stop = sig; }
 
 static int parse_num(const char *s, double *out) {
     char *end;
@@ -145,6 +156,28 @@ static size_t split_words(char *s, char ***out) {
     return n;
 }
 
+/* The samples in the chosen format (little-endian). */
+static int write_samples(FILE *of, const char *fmt, const float *audio, const int16_t *pcm, size_t n) {
+    unsigned char b[4096];
+    size_t k = 0;
+    const int f32 = !strcmp(fmt, "f32");
+    for (size_t i = 0; i < n; i++) {
+        if (f32) {
+            uint32_t w;
+            memcpy(&w, &audio[i], 4);
+            b[k++] = (unsigned char)w, b[k++] = (unsigned char)(w >> 8), b[k++] = (unsigned char)(w >> 16), b[k++] = (unsigned char)(w >> 24);
+        } else {
+            const uint16_t s = (uint16_t)pcm[i];
+            b[k++] = (unsigned char)(s & 0xFF), b[k++] = (unsigned char)(s >> 8);
+        }
+        if (k == sizeof b || i + 1 == n) {
+            if (fwrite(b, 1, k, of) != k) return -1;
+            k = 0;
+        }
+    }
+    return 0;
+}
+
 static int write_alignment(const char *path, const sbv2_tts_result *r) {
     cJSON *root = cJSON_CreateObject(), *lines = cJSON_AddArrayToObject(root, "lines"), *spans = cJSON_AddArrayToObject(root, "spans");
     cJSON_AddNumberToObject(root, "sampling_rate", r->sampling_rate);
@@ -183,11 +216,103 @@ static int write_alignment(const char *path, const sbv2_tts_result *r) {
     return ok ? 0 : -1;
 }
 
+/* --stream: chunks go out as they are made. A closed pipe ends the job
+ * quietly (exit 0); SIGINT/SIGTERM stop it between chunks. */
+static int say_stream(sbv2_state *st, const sbv2_frontend *fe, const sbv2_bert *b, const char *text, const sbv2_tts_params *p,
+                      int rate, const char *out, const char *fmt, const char *align, int quiet, double load_s) {
+    sbv2_error err = {0};
+    const double t0 = now_s();
+    sbv2_tts_stream *s = NULL;
+    if (sbv2_tts_stream_start(st, fe, b, text, p, &s, &err) != SBV2_OK) {
+        fprintf(stderr, "sbv2 say: %s\n", err.message);
+        return 1;
+    }
+    FILE *of = strcmp(out, "-") ? fopen(out, "wb") : stdout;
+    if (!of) {
+        fprintf(stderr, "sbv2 say: cannot write %s: %s\n", out, strerror(errno));
+        sbv2_tts_stream_free(s);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    const int is_wav = !strcmp(fmt, "wav");
+    int rc = 0, broken = 0;
+    size_t total = 0, n_spans = 0, cap = 0, chunks = 0;
+    sbv2_span *spans = NULL;
+    double ttfa = 0;
+    for (int last = 0; !last;) {
+        if (g_stop) break;
+        sbv2_tts_chunk c;
+        if (sbv2_tts_stream_next(s, &c, &err) != SBV2_OK) {
+            fprintf(stderr, "sbv2 say: %s\n", err.message);
+            rc = 1;
+            break;
+        }
+        last = c.is_last;
+        if (!chunks++) ttfa = now_s() - t0;
+        if (is_wav && total == 0 && chunks == 1) { /* length unknown: the sizes say "to the end" */
+            void *h = NULL;
+            size_t hn = 0;
+            if (sbv2_wav_encode(NULL, 0, rate, &h, &hn, &err) != SBV2_OK) { rc = 1; break; }
+            unsigned char *hb = h;
+            memset(hb + 4, 0xFF, 4), memset(hb + 40, 0xFF, 4);
+            broken = fwrite(hb, 1, hn, of) != hn;
+            sbv2_free(h);
+        }
+        if (!broken) broken = write_samples(of, fmt, c.samples, c.pcm16, c.n_samples) != 0 || fflush(of) != 0;
+        if (broken) break;
+        total += c.n_samples;
+        if (align && c.n_spans) {
+            if (n_spans + c.n_spans > cap) {
+                sbv2_span *q = realloc(spans, sizeof *spans * (cap = 2 * (n_spans + c.n_spans)));
+                if (!q) { fprintf(stderr, "sbv2 say: out of memory\n"); rc = 1; break; }
+                spans = q;
+            }
+            memcpy(spans + n_spans, c.spans, sizeof *spans * c.n_spans);
+            n_spans += c.n_spans;
+        }
+    }
+    const double t_all = now_s() - t0;
+    if (is_wav && !broken && of != stdout && rc == 0 && !g_stop && fseek(of, 0, SEEK_SET) == 0) { /* a file: the real sizes */
+        const uint32_t data = (uint32_t)(2 * total), riff = 36 + data;
+        const unsigned char r4[4] = {(unsigned char)riff, (unsigned char)(riff >> 8), (unsigned char)(riff >> 16), (unsigned char)(riff >> 24)};
+        const unsigned char d4[4] = {(unsigned char)data, (unsigned char)(data >> 8), (unsigned char)(data >> 16), (unsigned char)(data >> 24)};
+        fseek(of, 4, SEEK_SET), fwrite(r4, 1, 4, of), fseek(of, 40, SEEK_SET), fwrite(d4, 1, 4, of);
+    }
+    if ((of == stdout ? fflush(of) : fclose(of)) != 0 && !broken) rc = 1;
+    if (broken && errno != EPIPE) {
+        fprintf(stderr, "sbv2 say: writing %s failed: %s\n", out, strerror(errno));
+        rc = 1;
+    }
+    if (rc == 0 && !broken && !g_stop && align) {
+        sbv2_tts_result r;
+        memset(&r, 0, sizeof r);
+        const size_t nl = sbv2_tts_stream_n_lines(s);
+        sbv2_tts_line *lines = calloc(nl ? nl : 1, sizeof *lines);
+        for (size_t i = 0; lines && i < nl; i++) lines[i] = *sbv2_tts_stream_line(s, i);
+        r.sampling_rate = rate, r.n_samples = total, r.spans = spans, r.n_spans = n_spans, r.lines = lines, r.n_lines = nl;
+        if (!lines || write_alignment(align, &r) != 0) { fprintf(stderr, "sbv2 say: cannot write %s\n", align); rc = 1; }
+        free(lines);
+    }
+    if (!quiet) {
+        const double audio_s = (double)total / rate;
+        fprintf(stderr, "sbv2 say: loaded in %.2f s; streamed %.2f s of audio in %zu chunks; first audio after %.3f s, "
+                        "all after %.3f s (real-time factor %.3f)%s\n",
+                load_s, audio_s, chunks, ttfa, t_all, audio_s > 0 ? t_all / audio_s : 0.0,
+                g_stop ? " - stopped by a signal" : broken ? " - the reader closed the pipe" : "");
+    }
+    free(spans);
+    sbv2_tts_stream_free(s);
+    if (g_stop) return 128 + g_stop;
+    return rc;
+}
+
 int cmd_say(int argc, char **argv) {
     const char *model_path = NULL, *text = NULL, *text_file = NULL, *out = NULL, *fmt = "wav", *bert_opt = NULL;
     const char *spk = NULL, *sty = NULL, *align = NULL, *user_dict = NULL, *dict_dir = NULL;
     char *phones_s = NULL, *tones_s = NULL;
-    int quiet = 0;
+    int quiet = 0, stream = 0, fmt_set = 0;
     sbv2_tts_params p = sbv2_tts_default_params();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -196,9 +321,15 @@ int cmd_say(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(k_usage, stdout); return 0; }
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1, takes = 0;
         else if (!strcmp(a, "--no-line-split")) p.line_split = 0, takes = 0;
+        else if (!strcmp(a, "--stream")) stream = 1, takes = 0;
+        else if (!strcmp(a, "--split-sentences")) p.split_sentences = 1, takes = 0;
+        else if (!strcmp(a, "--no-split-sentences")) p.split_sentences = 0, takes = 0;
         else if (!v && a[0] == '-' && a[1]) ok = 0;
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
-        else if (!strcmp(a, "--format")) fmt = v, ok = !strcmp(v, "wav") || !strcmp(v, "raw") || !strcmp(v, "f32");
+        else if (!strcmp(a, "--format")) fmt = v, fmt_set = 1, ok = !strcmp(v, "wav") || !strcmp(v, "raw") || !strcmp(v, "f32");
+        else if (!strcmp(a, "--first-frames")) ok = cli_parse_u64(v, &u) && u >= 1 && u <= (1u << 24), p.stream_first_frames = (int)u;
+        else if (!strcmp(a, "--max-frames")) ok = cli_parse_u64(v, &u) && u >= 1 && u <= (1u << 24), p.stream_max_frames = (int)u;
+        else if (!strcmp(a, "--sentence-chars")) ok = cli_parse_u64(v, &u) && u >= 1 && u <= (1u << 30), p.sentence_chars = (size_t)u;
         else if (!strcmp(a, "--text-file")) text_file = v;
         else if (!strcmp(a, "--bert")) bert_opt = v;
         else if (!strcmp(a, "--speaker")) spk = v;
@@ -230,6 +361,8 @@ int cmd_say(int argc, char **argv) {
         }
         i += takes;
     }
+    if (stream && !out) out = "-";
+    if (stream && !fmt_set) fmt = "raw";
     if (!model_path || !out) {
         fprintf(stderr, "sbv2 say: %s\n\n%s", !model_path ? "MODEL is missing" : "-o OUT is missing (- for stdout)", k_usage);
         free(phones_s), free(tones_s);
@@ -308,6 +441,12 @@ int cmd_say(int argc, char **argv) {
         if (sbv2_model_style_id(m, sty) >= 0 || *e || e == sty) p.style = sty;
         else p.style = NULL, p.style_id = (int)id;
     }
+    if (stream) {
+        sbv2_model_info mi;
+        sbv2_model_get_info(m, &mi);
+        rc = say_stream(st, fe, b, text, &p, mi.sampling_rate, out, fmt, align, quiet, t_loaded - t_load);
+        goto done;
+    }
     if (sbv2_tts(st, fe, b, text, &p, &res, &err) != SBV2_OK) { fprintf(stderr, "sbv2 say: %s\n", err.message); goto done; }
 
     FILE *of = strcmp(out, "-") ? fopen(out, "wb") : stdout;
@@ -317,19 +456,8 @@ int cmd_say(int argc, char **argv) {
         size_t nb = 0;
         ok = sbv2_wav_encode(res->pcm16, res->n_samples, res->sampling_rate, &wav, &nb, &err) == SBV2_OK &&
              fwrite(wav, 1, nb, of) == nb;
-    } else if (!strcmp(fmt, "raw")) {
-        for (size_t i = 0; ok && i < res->n_samples; i++) {
-            const uint16_t s = (uint16_t)res->pcm16[i];
-            const unsigned char le[2] = {(unsigned char)(s & 0xFF), (unsigned char)(s >> 8)};
-            ok = fwrite(le, 1, 2, of) == 2;
-        }
     } else {
-        for (size_t i = 0; ok && i < res->n_samples; i++) {
-            uint32_t w;
-            memcpy(&w, &res->audio[i], 4);
-            const unsigned char le[4] = {(unsigned char)w, (unsigned char)(w >> 8), (unsigned char)(w >> 16), (unsigned char)(w >> 24)};
-            ok = fwrite(le, 1, 4, of) == 4;
-        }
+        ok = write_samples(of, fmt, res->audio, res->pcm16, res->n_samples) == 0;
     }
     ok = (of == stdout ? fflush(of) == 0 : fclose(of) == 0) && ok;
     if (!ok) { fprintf(stderr, "sbv2 say: writing %s failed\n", out); goto done; }

@@ -17,6 +17,8 @@ static void usage(FILE *fp) {
             "usage:\n"
             "  sbv2 say MODEL [TEXT] -o OUT.wav [--bert DIR] [--style S] [--speaker S] ...\n"
             "      Japanese text to speech, exactly as SBV2's TTSModel.infer() (see 'sbv2 say --help')\n"
+            "  sbv2 bench-tts [--threads 1,2] [--chars 40,200,1000]\n"
+            "      streaming vs one-shot: time to first audio, total, RSS (full-size random models)\n"
             "  sbv2 info MODEL [--json]\n"
             "      architecture, dimensions, parameters, speakers and styles of a model\n"
             "  sbv2 infer MODEL --inputs DIR --output OUT.npy [--wav OUT.wav] [--seed N]\n"
@@ -69,6 +71,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "say")) return cmd_say(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench-tts")) return cmd_bench_tts(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench-tts-run")) return cmd_bench_tts_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "infer")) return cmd_infer(argc - 1, argv + 1);
     if (!strcmp(cmd, "testmodel")) return cmd_testmodel(argc - 1, argv + 1);
