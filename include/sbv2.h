@@ -324,6 +324,9 @@ typedef struct sbv2_tts_params {
 } sbv2_tts_params;
 
 SBV2_API sbv2_tts_params sbv2_tts_default_params(void);
+/* The checks sbv2_tts() makes of the parameters alone (ranges, NaN, the
+ * language, window sizes), for callers that validate before any work. */
+SBV2_API SBV2_WARN_UNUSED int sbv2_tts_check_params(const sbv2_tts_params *params, sbv2_error *err);
 
 typedef enum sbv2_span_kind {
     SBV2_SPAN_PHONE = 0, /* a phone of the text (the "_" at each line's ends included) */

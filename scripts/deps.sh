@@ -1,7 +1,8 @@
 #!/bin/bash
 # Installs the Debian 12 packages sbv2c builds with (only those missing).
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libcjson-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libutf8proc-dev libmecab-dev open-jtalk-mecab-naist-jdic)
+pkgs=(build-essential cmake pkg-config libcjson-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libutf8proc-dev libmecab-dev open-jtalk-mecab-naist-jdic
+      libmicrohttpd-dev libopusenc-dev libopus-dev libmp3lame-dev curl)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -211,10 +211,9 @@ static int check_range(double v, double lo, double hi, const char *name, sbv2_er
     return SBV2_OK;
 }
 
-static int check_params(const sbv2_tts_params *p, const sbv2_hparams *hp, sbv2_error *err) {
+static int check_params(const sbv2_tts_params *p, sbv2_error *err) {
     if (p->language && strcmp(p->language, "JP"))
-        return sbv2_fail(err, SBV2_ERR_UNSUPPORTED, "language '%s' is not supported: only Japanese (JP) text%s", p->language,
-                         hp->arch == SBV2_ARCH_JP_EXTRA ? " (and this JP-Extra model is trained on JP only)" : "");
+        return sbv2_fail(err, SBV2_ERR_UNSUPPORTED, "language '%s' is not supported: only Japanese (JP) text", p->language);
     int rc;
     if ((rc = check_range(p->style_weight, 0, 100, "style_weight", err)) || (rc = check_range(p->sdp_ratio, 0, 1, "sdp_ratio", err)) ||
         (rc = check_range(p->noise, 0, 10, "noise", err)) || (rc = check_range(p->noise_w, 0, 10, "noise_w", err)) ||
@@ -226,7 +225,15 @@ static int check_params(const sbv2_tts_params *p, const sbv2_hparams *hp, sbv2_e
         return sbv2_fail(err, SBV2_ERR_UNSUPPORTED, "pitch_scale and intonation_scale other than 1 (SBV2's pyworld pass) are not supported");
     if ((p->n_given_phone && !p->given_phone) || (p->n_given_tone && !p->given_tone))
         return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "n_given_phone/n_given_tone set without the array");
+    if (p->stream_first_frames < 1 || p->stream_max_frames < p->stream_first_frames)
+        return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "stream windows: need 1 <= stream_first_frames <= stream_max_frames");
     return SBV2_OK;
+}
+
+int sbv2_tts_check_params(const sbv2_tts_params *p, sbv2_error *err) {
+    if (!p || p->struct_size != sizeof *p)
+        return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "sbv2_tts_params is NULL or its struct_size is wrong");
+    return check_params(p, err);
 }
 
 /* convert_to_16_bit_wav(): data / max|data| * 32767, astype(int16), in the
@@ -372,9 +379,7 @@ static int job_prepare(tts_job *j, sbv2_state *state, const sbv2_frontend *fe, c
     const sbv2_model *m = j->m = sbv2_state_model(state);
     const sbv2_hparams *hp = &m->hp;
     int rc;
-    if ((rc = check_params(p, hp, err)) != SBV2_OK) return rc;
-    if (p->stream_first_frames < 1 || p->stream_max_frames < p->stream_first_frames)
-        return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "stream windows: need 1 <= stream_first_frames <= stream_max_frames");
+    if ((rc = check_params(p, err)) != SBV2_OK) return rc;
     if (sbv2_bert_hidden_size(bert) != SBV2_BERT_DIM)
         return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "the BERT's hidden size is %zu; SBV2's bert_proj takes %d channels",
                          sbv2_bert_hidden_size(bert), SBV2_BERT_DIM);

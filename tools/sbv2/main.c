@@ -8,6 +8,7 @@
 
 #include "sbv2.h"
 #include "cli.h"
+#include "serve.h"
 #include "core/isa.h"
 
 static void usage(FILE *fp) {
@@ -17,6 +18,8 @@ static void usage(FILE *fp) {
             "usage:\n"
             "  sbv2 say MODEL [TEXT] -o OUT.wav [--bert DIR] [--style S] [--speaker S] ...\n"
             "      Japanese text to speech, exactly as SBV2's TTSModel.infer() (see 'sbv2 say --help')\n"
+            "  sbv2 serve --models DIR [--bert DIR] [--port 5000] [--workers N] ...\n"
+            "      HTTP server: SBV2's /voice and OpenAI's /v1/audio/speech (see 'sbv2 serve --help')\n"
             "  sbv2 bench-tts [--threads 1,2] [--chars 40,200,1000]\n"
             "      streaming vs one-shot: time to first audio, total, RSS (full-size random models)\n"
             "  sbv2 info MODEL [--json]\n"
@@ -71,6 +74,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "say")) return cmd_say(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve")) return serve_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench-tts")) return cmd_bench_tts(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench-tts-run")) return cmd_bench_tts_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
