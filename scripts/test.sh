@@ -19,8 +19,18 @@ fi
 if [ ! -d tests/ort/node_modules/onnxruntime-node ]; then
     (cd tests/ort && npm install --ignore-scripts --no-audit --no-fund --no-package-lock)
 fi
-# Test-time only: OpenAI's Node client, to call sbv2 serve as OpenAI's API.
-if [ ! -d tests/serve/node_modules/openai ]; then
+# Test-time only: Debian's Chromium (the web page's browser test, with a Japanese
+# font for its screenshot) and nginx (the scale-out test).
+need=()
+for p in chromium fonts-ipafont-gothic; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p"); done
+[ -x /usr/sbin/nginx ] || need+=(nginx)
+if [ ${#need[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+fi
+# Test-time only: OpenAI's Node client (sbv2 serve as OpenAI's API) and
+# playwright-core (drives the system Chromium; it downloads no browser).
+if [ ! -d tests/serve/node_modules/openai ] || [ ! -d tests/serve/node_modules/playwright-core ]; then
     (cd tests/serve && npm install --ignore-scripts --no-audit --no-fund --no-package-lock)
 fi
 jobs=$(nproc)

@@ -29,6 +29,9 @@
 #include "sbv2.h"
 #include "serve.h"
 
+extern const unsigned char sbv2_page_html[]; /* server/web/index.html, embedded at build time */
+extern const size_t sbv2_page_html_len;
+
 /* ---- server state -------------------------------------------------------- */
 
 enum { R_VOICE, R_SPEECH, R_MODELS_INFO, R_REFRESH, R_STATUS, R_HEALTH, R_METRICS, R_V1_MODELS, R_OTHER, R_N };
@@ -198,7 +201,7 @@ typedef struct synth {
     sbv2_tts_params p;
     char *text, *assist;
     const char *format; /* wav, pcm, mp3, opus */
-    int stream, sse, openai;
+    int stream, sse, openai, page; /* page: /voice?stream=sse, the web page's events */
 } synth;
 
 /* A streamed response's life: slot, model, state, stream, encoder. */
@@ -210,7 +213,7 @@ typedef struct stream_ctx {
     audio_enc *enc;
     bytes out;
     size_t off;
-    int sse, done, rate;
+    int sse, page, done, rate, line;
     double deadline, t0, audio;
 } stream_ctx;
 
@@ -242,6 +245,60 @@ static int add_sse(bytes *b, const char *type, const unsigned char *p, size_t n)
     return bytes_add(b, tail, strlen(tail));
 }
 
+/* The web page's events: start, line (its texts), spans (the alignment),
+ * audio (base64 s16le), done; an error as an event, since the status is sent. */
+static int page_events(stream_ctx *x, const sbv2_tts_chunk *ch) {
+    cJSON *ev = NULL;
+    char *t;
+    int rc = 0;
+#define SEND(j) (t = cJSON_PrintUnformatted(j), cJSON_Delete(j), rc |= !t || bytes_add(&x->out, "data: ", 6) || bytes_add(&x->out, t, strlen(t)) || bytes_add(&x->out, "\n\n", 2), free(t))
+    if (x->line < 0) {
+        ev = cJSON_CreateObject();
+        cJSON_AddStringToObject(ev, "type", "start");
+        cJSON_AddNumberToObject(ev, "sampling_rate", x->rate);
+        SEND(ev);
+    }
+    while (x->line < ch->line) {
+        const sbv2_tts_line *l = sbv2_tts_stream_line(x->ts, (size_t)++x->line);
+        ev = cJSON_CreateObject();
+        cJSON_AddStringToObject(ev, "type", "line");
+        cJSON_AddNumberToObject(ev, "index", x->line);
+        cJSON_AddStringToObject(ev, "text", l ? l->text : "");
+        cJSON_AddStringToObject(ev, "bert_text", l ? l->bert_text : "");
+        SEND(ev);
+    }
+    if (ch->n_spans) {
+        ev = cJSON_CreateObject();
+        cJSON_AddStringToObject(ev, "type", "spans");
+        cJSON *a = cJSON_AddArrayToObject(ev, "spans");
+        for (size_t i = 0; i < ch->n_spans; i++) {
+            const sbv2_span *sp = &ch->spans[i];
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "phone", sp->phone);
+            cJSON_AddNumberToObject(o, "line", sp->line);
+            cJSON_AddNumberToObject(o, "char", sp->char_index);
+            cJSON_AddNumberToObject(o, "first", (double)sp->first_sample);
+            cJSON_AddNumberToObject(o, "n", (double)sp->n_samples);
+            cJSON_AddItemToArray(a, o);
+        }
+        SEND(ev);
+    }
+#undef SEND
+    bytes pcm = {0};
+    for (size_t i = 0; i < ch->n_samples && !rc; i++) {
+        const unsigned char le[2] = {(unsigned char)((uint16_t)ch->pcm16[i] & 0xFF), (unsigned char)((uint16_t)ch->pcm16[i] >> 8)};
+        rc |= bytes_add(&pcm, le, 2);
+    }
+    if (!rc && ch->n_samples) rc = add_sse(&x->out, "audio", pcm.p, pcm.n);
+    bytes_free(&pcm);
+    if (!rc && ch->is_last) {
+        char done[96];
+        snprintf(done, sizeof done, "data: {\"type\":\"done\",\"samples\":%lld}\n\n", (long long)(ch->first_sample + (int64_t)ch->n_samples));
+        rc = bytes_add(&x->out, done, strlen(done));
+    }
+    return rc;
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
     (void)pos;
     stream_ctx *x = cls;
@@ -251,8 +308,27 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         x->out.n = x->off = 0;
         sbv2_tts_chunk ch;
         sbv2_error err = {0};
-        if (sbv2_tts_stream_next(x->ts, &ch, &err) != SBV2_OK) return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (sbv2_tts_stream_next(x->ts, &ch, &err) != SBV2_OK) {
+            if (!x->page) return MHD_CONTENT_READER_END_WITH_ERROR;
+            cJSON *ev = cJSON_CreateObject();
+            cJSON_AddStringToObject(ev, "type", "error");
+            cJSON_AddStringToObject(ev, "message", err.message);
+            char *t = cJSON_PrintUnformatted(ev);
+            cJSON_Delete(ev);
+            x->done = 1;
+            if (!t || bytes_add(&x->out, "data: ", 6) || bytes_add(&x->out, t, strlen(t)) || bytes_add(&x->out, "\n\n", 2)) {
+                free(t);
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+            }
+            free(t);
+            continue;
+        }
         x->audio += (double)ch.n_samples / x->rate;
+        if (x->page) {
+            if (page_events(x, &ch)) return MHD_CONTENT_READER_END_WITH_ERROR;
+            x->done = ch.is_last;
+            continue;
+        }
         bytes enc = {0};
         int rc = enc_push(x->enc, ch.pcm16, ch.n_samples, x->sse ? &enc : &x->out);
         if (rc == 0 && ch.is_last) rc = enc_finish(x->enc, x->sse ? &enc : &x->out), x->done = 1;
@@ -336,13 +412,15 @@ static enum MHD_Result run_synth(struct MHD_Connection *c, req *q, synth *y, con
         sbv2_tts_stream *ts = NULL;
         audio_enc *enc = x ? enc_new(y->format, info.sampling_rate) : NULL;
         if (enc && sbv2_tts_stream_start(st, s->fe, s->bert, y->text, &y->p, &ts, &err) == SBV2_OK) {
-            *x = (stream_ctx){s, m, st, ts, enc, {0}, 0, y->sse, 0, info.sampling_rate, deadline, now_s(), 0};
+            *x = (stream_ctx){s, m, st, ts, enc, {0}, 0, y->sse, y->page, 0, info.sampling_rate, -1, deadline, now_s(), 0};
             struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, x, stream_ctx_free);
             if (!r) {
                 stream_ctx_free(x);
                 return MHD_NO;
             }
-            MHD_add_response_header(r, "Content-Type", y->sse ? "text/event-stream" : enc_mime(y->format));
+            MHD_add_response_header(r, "Content-Type", y->sse || y->page ? "text/event-stream" : enc_mime(y->format));
+            if (y->page || y->sse) MHD_add_response_header(r, "Cache-Control", "no-cache");
+            MHD_add_response_header(r, "X-Accel-Buffering", "no"); /* nginx: pass chunks on as they come */
             if (s->cors) MHD_add_response_header(r, "Access-Control-Allow-Origin", s->cors);
             q->status = 200;
             const enum MHD_Result rc = MHD_queue_response(c, 200, r);
@@ -531,7 +609,9 @@ static enum MHD_Result route_voice(struct MHD_Connection *c, req *q) {
     q_float(&x, "split_interval", &y.p.split_interval);
     q_float(&x, "assist_text_weight", &y.p.assist_text_weight);
     q_float(&x, "style_weight", &y.p.style_weight);
-    q_bool(&x, "stream", &y.stream);
+    const char *sm = arg(c, "stream");
+    if (sm && !strcmp(sm, "sse")) y.stream = y.page = 1, y.format = "pcm";
+    else q_bool(&x, "stream", &y.stream);
     if (x.failed) return x.r;
     if (lang && strcmp(lang, "JP") && strcmp(lang, "EN") && strcmp(lang, "ZH"))
         return send_422(c, q, "enum", "language", lang, "Input should be 'JP', 'EN' or 'ZH'");
@@ -764,6 +844,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         MHD_destroy_response(resp);
         return rc;
     }
+    if (!strcmp(url, "/") && !strcmp(method, "GET")) /* the page itself needs no key: it asks for one */
+        return send_bytes(c, q, 200, "text/html; charset=utf-8", (void *)sbv2_page_html, sbv2_page_html_len, 0);
     if (r == R_HEALTH) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "status", "ok");

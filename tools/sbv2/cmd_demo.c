@@ -50,12 +50,14 @@ static int save_inputs(const char *dir, const sbv2_infer_input *in, const sbv2_i
     const int64_t L = (int64_t)in->n_tokens, s1[1] = {1}, sL[2] = {1, L}, sB[3] = {1, SBV2_BERT_DIM, L}, sS[2] = {1, SBV2_STYLE_DIM};
     const int64_t len = L, sid = in->speaker_id;
     float *zeros = calloc((size_t)SBV2_BERT_DIM * (size_t)L, sizeof(float));
+    /* the scalars as the ONNX signature has them: float32 */
+    const float ls = (float)p->length_scale, sr = (float)p->sdp_ratio, ns = (float)p->noise_scale, nw = (float)p->noise_scale_w;
     struct { const char *name; npy_dtype t; int nd; const int64_t *shape; const void *data; } f[] = {
         {"x_tst", NPY_I64, 2, sL, in->phone_ids}, {"x_tst_lengths", NPY_I64, 1, s1, &len}, {"sid", NPY_I64, 1, s1, &sid},
         {"tones", NPY_I64, 2, sL, in->tone_ids}, {"language", NPY_I64, 2, sL, in->lang_ids}, {"bert", NPY_F32, 3, sB, in->bert},
         {"ja_bert", NPY_F32, 3, sB, in->bert}, {"en_bert", NPY_F32, 3, sB, zeros}, {"style_vec", NPY_F32, 2, sS, in->style_vec},
-        {"length_scale", NPY_F32, 0, NULL, &p->length_scale}, {"sdp_ratio", NPY_F32, 0, NULL, &p->sdp_ratio},
-        {"noise_scale", NPY_F32, 0, NULL, &p->noise_scale}, {"noise_scale_w", NPY_F32, 0, NULL, &p->noise_scale_w},
+        {"length_scale", NPY_F32, 0, NULL, &ls}, {"sdp_ratio", NPY_F32, 0, NULL, &sr},
+        {"noise_scale", NPY_F32, 0, NULL, &ns}, {"noise_scale_w", NPY_F32, 0, NULL, &nw},
     };
     int rc = zeros ? 0 : 1;
     for (size_t i = 0; !rc && i < sizeof f / sizeof f[0]; i++) {
