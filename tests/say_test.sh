@@ -125,7 +125,7 @@ LONG=$(jq -r '.cases[] | select(.id == "v04_long") | .params.text' "$TTS/cases.j
        node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).cases.find(c => c.id === "v04_long").params.text)' "$TTS/cases.json")
 timeout 60 "$SBV2" say "$M" "$LONG$LONG$LONG" --bert "$B" --stream --first-frames 1 --max-frames 1 --no-split-sentences -o "$TMP/sig.raw" 2>"$TMP/sig.log" &
 pid=$!
-sleep 0.5
+for _ in $(seq 300); do [ -s "$TMP/sig.raw" ] && break; sleep 0.1; done # streaming has begun (bounded: 30 s)
 kill -INT $pid
 wait $pid
 st=$?
