@@ -37,7 +37,7 @@ jobs=$(nproc)
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSBV2_SANITIZE=ON -DSBV2_WERROR=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 # (the server's load test sends fewer requests under the sanitizers, which are ~10x slower)
-SBV2_LOAD_REQUESTS=100 SBV2_LOAD_ONE_WORKER=0 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+SBV2_LOAD_REQUESTS=100 SBV2_LOAD_ONE_WORKER=0 SBV2_SCALEOUT_REQUESTS=100 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSBV2_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
