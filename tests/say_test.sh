@@ -121,9 +121,9 @@ else bad "streamed WAV data size"; fi
 st=${PIPESTATUS[0]}
 if [ "$st" -eq 0 ] && grep -q "closed the pipe" "$TMP/pipe.log"; then ok "--stream: a closed pipe stops it cleanly"
 else bad "--stream closed pipe (exit $st: $(cat "$TMP/pipe.log"))"; fi
-LONG=$(jq -r '.cases[] | select(.id == "v04_long") | .params.text' "$TTS/cases.json" 2>/dev/null ||
-       node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).cases.find(c => c.id === "v04_long").params.text)' "$TTS/cases.json")
-timeout 60 "$SBV2" say "$M" "$LONG$LONG$LONG" --bert "$B" --stream --first-frames 1 --max-frames 1 --no-split-sentences -o "$TMP/sig.raw" 2>"$TMP/sig.log" &
+# many short sentences in 1-frame windows: the first chunk comes at once, the last long after
+LONG=$(for _ in $(seq 40); do printf 'ヒューズが飛んだ。魔境に足を踏み入れる。'; done)
+timeout 120 "$SBV2" say "$M" "$LONG" --bert "$B" --stream --first-frames 1 --max-frames 1 --max-chars 0 -o "$TMP/sig.raw" 2>"$TMP/sig.log" &
 pid=$!
 for _ in $(seq 300); do [ -s "$TMP/sig.raw" ] && break; sleep 0.1; done # streaming has begun (bounded: 30 s)
 kill -INT $pid
