@@ -93,9 +93,12 @@ static int all_finite(const float *x, size_t n) {
 
 const sbv2_model *sbv2_state_model(const sbv2_state *state) { return state ? state->model : NULL; }
 
+static int infer_run(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_params *p, float **audio,
+                     size_t *n_samples, int64_t *frames, float **latent, int *n_frames, sbv2_error *err);
+
 int sbv2_infer(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_params *p, float **audio,
                size_t *n_samples, sbv2_error *err) {
-    return sbv2_infer_frames(state, in, p, audio, n_samples, NULL, err);
+    return infer_run(state, in, p, audio, n_samples, NULL, NULL, NULL, err);
 }
 
 /* Everything of infer(): up to the flow's z [I][T] when latent is set (the
@@ -259,11 +262,6 @@ out:
     return rc;
 }
 
-int sbv2_infer_frames(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_params *p, float **audio,
-                      size_t *n_samples, int64_t *frames, sbv2_error *err) {
-    return infer_run(state, in, p, audio, n_samples, frames, NULL, NULL, err);
-}
-
 int sbv2_infer_latent(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_params *p, int64_t *frames,
                       float **z, int *n_frames, sbv2_error *err) {
     if (!z || !n_frames) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "z and n_frames must not be NULL");
@@ -281,11 +279,12 @@ int sbv2_decode_window(sbv2_state *state, const float *z, int T, int64_t speaker
     int64_t hop = 1;
     for (int u = 0; u < m->hp.n_ups; u++) hop *= m->hp.ups_rates[u];
     run_ctx r = {n_threads > 0 ? n_threads : 1, NULL, NULL, 0, state->conv_path, &state->ws};
-    float *zw = malloc(sizeof(float) * (size_t)I * W), *wav = NULL;
+    /* the whole line (the one-shot call) reads z in place; a window is copied out */
+    float *zw = W == T ? NULL : malloc(sizeof(float) * (size_t)I * W), *wav = NULL;
     size_t nwav = 0;
-    if (!zw) return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
-    for (int c = 0; c < I; c++) memcpy(zw + (size_t)c * W, z + (size_t)c * T + a, sizeof(float) * (size_t)W);
-    int rc = decoder_forward(&r, m, zw, W, m->emb_g + (size_t)speaker_id * m->hp.gin_channels, &wav, &nwav);
+    if (W != T && !zw) return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+    for (int c = 0; zw && c < I; c++) memcpy(zw + (size_t)c * W, z + (size_t)c * T + a, sizeof(float) * (size_t)W);
+    int rc = decoder_forward(&r, m, zw ? zw : z, W, m->emb_g + (size_t)speaker_id * m->hp.gin_channels, &wav, &nwav);
     free(zw);
     if (rc != SBV2_OK) return sbv2_fail(err, rc, "decoding failed (%s)", sbv2_status_string(rc));
     /* the decoder is shift-invariant by hop samples per frame: local sample i of

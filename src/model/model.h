@@ -182,13 +182,10 @@ int sbv2_refold_wn(const struct sbv2_model *m, const char *prefix, const int64_t
 /* Builds every layer from the opened safetensors file (model.c). */
 int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err);
 
-/* sbv2_infer, also giving each token's duration in frames (ceil(w)) in
- * frames[n_tokens] when frames is not NULL (the pipeline's alignment). */
-int sbv2_infer_frames(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_params *p, float **audio,
-                      size_t *n_samples, int64_t *frames, sbv2_error *err);
 const struct sbv2_model *sbv2_state_model(const sbv2_state *state);
 /* The streaming split of infer(): text encoder, durations and flow for the
- * whole line (frames as above; *z [inter_channels][*n_frames], malloc'd)... */
+ * whole line (frames[n_tokens], when not NULL: each token's duration in
+ * frames, ceil(w); *z [inter_channels][*n_frames], malloc'd)... */
 int sbv2_infer_latent(sbv2_state *state, const sbv2_infer_input *in, const sbv2_infer_params *p, int64_t *frames,
                       float **z, int *n_frames, sbv2_error *err);
 /* ...then the decoder on frames [f0, f1) of z with decoder_context_frames()
