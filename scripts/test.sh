@@ -19,6 +19,13 @@ fi
 if [ ! -d tests/ort/node_modules/onnxruntime-node ]; then
     (cd tests/ort && npm install --ignore-scripts --no-audit --no-fund --no-package-lock)
 fi
+# Test-time only: clang with libFuzzer (the fuzz targets) and Valgrind.
+need=()
+for p in clang libclang-rt-14-dev valgrind; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p"); done
+if [ ${#need[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+fi
 # Test-time only: Debian's Chromium (the web page's browser test, with a Japanese
 # font for its screenshot) and nginx (the scale-out test).
 need=()
@@ -42,3 +49,8 @@ SBV2_LOAD_REQUESTS=100 SBV2_LOAD_ONE_WORKER=0 SBV2_SCALEOUT_REQUESTS=100 ASAN_OP
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSBV2_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
+# Every fuzz target (clang, libFuzzer, ASan+UBSan): its corpus replayed, then
+# 15 s of fuzzing. Longer runs: scripts/fuzz.sh.
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSBV2_FUZZ=ON -DSBV2_WERROR=ON >/dev/null
+cmake --build build-fuzz -j"$jobs"
+ctest --test-dir build-fuzz --output-on-failure -j"$jobs"

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -26,6 +25,7 @@
 
 #include "encode.h"
 #include "registry.h"
+#include "request.h"
 #include "sbv2.h"
 #include "serve.h"
 
@@ -109,7 +109,7 @@ static enum MHD_Result send_422(struct MHD_Connection *c, req *q, const char *ty
     char msg[600];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf_utf8(msg, sizeof msg, fmt, ap);
     va_end(ap);
     cJSON *o = cJSON_CreateObject(), *d = cJSON_AddArrayToObject(o, "detail"), *e = cJSON_CreateObject(), *loc = cJSON_CreateArray();
     cJSON_AddItemToArray(loc, cJSON_CreateString("query"));
@@ -130,7 +130,7 @@ static enum MHD_Result send_oai(struct MHD_Connection *c, req *q, int status, co
     char msg[600];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf_utf8(msg, sizeof msg, fmt, ap);
     va_end(ap);
     cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
     cJSON_AddStringToObject(e, "message", msg);
@@ -145,6 +145,12 @@ static enum MHD_Result send_detail(struct MHD_Connection *c, req *q, int status,
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "detail", msg);
     return send_json(c, q, status, o);
+}
+
+/* what request.c's parsers found wrong, in the route's shape */
+static enum MHD_Result send_error(struct MHD_Connection *c, req *q, const http_error *e) {
+    if (e->type) return send_422(c, q, e->type, e->param, e->input, "%s", e->message);
+    return send_oai(c, q, e->status, e->param, "%s", e->message);
 }
 
 /* ---- worker slots ------------------------------------------------------------ */
@@ -194,15 +200,6 @@ static void add_audio(server *s, double audio_s, double synth_s) {
 }
 
 /* ---- one synthesis --------------------------------------------------------------- */
-
-typedef struct synth {
-    char model_name[256];
-    long model_id;
-    sbv2_tts_params p;
-    char *text, *assist;
-    const char *format; /* wav, pcm, mp3, opus */
-    int stream, sse, openai, page; /* page: /voice?stream=sse, the web page's events */
-} synth;
 
 /* A streamed response's life: slot, model, state, stream, encoder. */
 typedef struct stream_ctx {
@@ -353,32 +350,7 @@ static enum MHD_Result fail(struct MHD_Connection *c, req *q, const synth *y, in
     return send_detail(c, q, status, msg);
 }
 
-/* speaker_name / speaker_id / style against the model's config, as /voice does */
-static int check_voice(const model_entry *m, synth *y, const char *speaker_name, char *param, char *msg) {
-    if (speaker_name) {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(m->spk2id, speaker_name);
-        if (!cJSON_IsNumber(id)) {
-            strcpy(param, "speaker_name"), snprintf(msg, 300, "speaker_name=%s not found", speaker_name);
-            return -1;
-        }
-        y->p.speaker_id = id->valueint;
-    } else {
-        int found = 0;
-        const cJSON *it;
-        cJSON_ArrayForEach(it, m->spk2id) found |= it->valueint == y->p.speaker_id;
-        if (!found) {
-            strcpy(param, "speaker_id"), snprintf(msg, 300, "speaker_id=%d not found", y->p.speaker_id);
-            return -1;
-        }
-    }
-    if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(m->style2id, y->p.style))) {
-        strcpy(param, "style"), snprintf(msg, 300, "style=%s not found", y->p.style);
-        return -1;
-    }
-    return 0;
-}
-
-static enum MHD_Result run_synth(struct MHD_Connection *c, req *q, synth *y, const char *speaker_name) {
+static enum MHD_Result run_synth(struct MHD_Connection *c, req *q, synth *y) {
     server *s = q->s;
     sbv2_error err = {0};
     if (sbv2_tts_check_params(&y->p, &err) != SBV2_OK) return fail(c, q, y, status_of(err.code), NULL, err.message);
@@ -397,11 +369,11 @@ static enum MHD_Result run_synth(struct MHD_Connection *c, req *q, synth *y, con
         }
         return fail(c, q, y, 500, NULL, err.message);
     }
-    char param[32] = "", msg[300] = "";
-    if (check_voice(m, y, speaker_name, param, msg)) {
+    http_error e;
+    if (check_voice(y, m->spk2id, m->style2id, &e)) {
         registry_release(&s->reg, m);
         slot_release(s);
-        return fail(c, q, y, 422, y->openai ? "voice" : param, msg);
+        return send_error(c, q, &e);
     }
     sbv2_state *st = sbv2_state_new(m->model, &err);
     sbv2_model_info info;
@@ -480,235 +452,55 @@ static enum MHD_Result run_synth(struct MHD_Connection *c, req *q, synth *y, con
 
 /* ---- request parsing -------------------------------------------------------------- */
 
-static int valid_utf8(const char *s) {
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        int n = *p < 0x80 ? 0 : (*p >> 5) == 6 ? 1 : (*p >> 4) == 14 ? 2 : (*p >> 3) == 30 ? 3 : -1;
-        if (n < 0) return 0;
-        uint32_t cp = n == 0 ? *p : *p & (0x3F >> n);
-        for (int i = 1; i <= n; i++) {
-            if ((p[i] & 0xC0) != 0x80) return 0;
-            cp = cp << 6 | (p[i] & 0x3F);
-        }
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        p += n + 1;
-    }
-    return 1;
-}
-
-static size_t utf8_chars(const char *s) {
-    size_t n = 0;
-    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
-static char *percent_decode(const char *s) { /* urllib.parse.unquote for encoding=utf-8 */
-    char *o = malloc(strlen(s) + 1), *w = o;
-    for (; o && *s; s++) {
-        int h1, h2;
-        if (*s == '%' && s[1] && s[2] && sscanf((char[3]){s[1], s[2], 0}, "%1x%1x", &h1, &h2) == 2) {
-            *w++ = (char)(h1 << 4 | h2);
-            s += 2;
-        } else *w++ = *s;
-    }
-    if (o) *w = '\0';
-    return o;
-}
+/* query_args over libmicrohttpd's GET arguments (ctx: the connection) */
+static const char *mhd_get(void *ctx, const char *key) { return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, key); }
 
 typedef struct {
-    struct MHD_Connection *c;
-    req *q;
-    enum MHD_Result r;
-    int failed;
-} qctx;
+    int (*f)(void *cls, const char *key, const char *value);
+    void *cls;
+} mhd_each_ctx;
 
-static const char *arg(struct MHD_Connection *c, const char *k) { return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k); }
-
-/* pydantic's parsing of query values; on error the 422 is queued */
-static int q_float(qctx *x, const char *k, double *out) {
-    const char *v = arg(x->c, k);
-    if (!v || x->failed) return 0;
-    char *e;
-    errno = 0;
-    const double d = strtod(v, &e);
-    if (!*v || *e || errno == ERANGE) {
-        x->failed = 1, x->r = send_422(x->c, x->q, "float_parsing", k, v, "Input should be a valid number, unable to parse string as a number");
-        return 0;
-    }
-    if (!isfinite(d)) {
-        x->failed = 1, x->r = send_422(x->c, x->q, "finite_number", k, v, "Input should be a finite number");
-        return 0;
-    }
-    *out = d;
-    return 1;
-}
-
-static int q_int(qctx *x, const char *k, long *out) {
-    const char *v = arg(x->c, k);
-    if (!v || x->failed) return 0;
-    char *e;
-    errno = 0;
-    const long d = strtol(v, &e, 10);
-    if (!*v || *e || errno == ERANGE || d < -2147483647L || d > 2147483647L) {
-        x->failed = 1, x->r = send_422(x->c, x->q, "int_parsing", k, v, "Input should be a valid integer, unable to parse string as an integer");
-        return 0;
-    }
-    *out = d;
-    return 1;
-}
-
-static int q_bool(qctx *x, const char *k, int *out) {
-    const char *v = arg(x->c, k);
-    if (!v || x->failed) return 0;
-    static const char *t[] = {"1", "on", "t", "true", "y", "yes"}, *f[] = {"0", "off", "f", "false", "n", "no"};
-    for (int i = 0; i < 6; i++) {
-        if (!strcasecmp(v, t[i])) return *out = 1, 1;
-        if (!strcasecmp(v, f[i])) return *out = 0, 1;
-    }
-    x->failed = 1, x->r = send_422(x->c, x->q, "bool_parsing", k, v, "Input should be a valid boolean, unable to interpret input");
-    return 0;
-}
-
-/* every string query value must be UTF-8 */
-static enum MHD_Result utf8_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+static enum MHD_Result mhd_each_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
     (void)kind;
-    qctx *x = cls;
-    if (!x->failed && ((key && !valid_utf8(key)) || (value && !valid_utf8(value)))) {
-        x->failed = 1;
-        x->r = send_422(x->c, x->q, "string_unicode", key && valid_utf8(key) ? key : "?", NULL, "Input should be a valid string (UTF-8)");
-        return MHD_NO;
-    }
-    return MHD_YES;
+    const mhd_each_ctx *x = cls;
+    return x->f(x->cls, key, value) ? MHD_NO : MHD_YES;
+}
+
+static void mhd_each(void *ctx, int (*f)(void *cls, const char *key, const char *value), void *cls) {
+    mhd_each_ctx x = {f, cls};
+    MHD_get_connection_values(ctx, MHD_GET_ARGUMENT_KIND, mhd_each_one, &x);
 }
 
 static enum MHD_Result route_voice(struct MHD_Connection *c, req *q) {
-    server *s = q->s;
-    qctx x = {c, q, MHD_NO, 0};
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, utf8_arg, &x);
-    if (x.failed) return x.r;
+    const query_args args = {c, mhd_get, mhd_each};
     synth y;
-    memset(&y, 0, sizeof y);
-    y.p = sbv2_tts_default_params();
-    y.format = "wav";
-    const char *text = arg(c, "text"), *enc = arg(c, "encoding"), *mn = arg(c, "model_name"), *spk = arg(c, "speaker_name");
-    const char *lang = arg(c, "language"), *assist = arg(c, "assist_text"), *style = arg(c, "style");
-    if (!text) return send_422(c, q, "missing", "text", NULL, "Field required");
-    if (!*text) return send_422(c, q, "string_too_short", "text", text, "String should have at least 1 character");
-    if (s->limit > 0 && utf8_chars(text) > (size_t)s->limit)
-        return send_422(c, q, "string_too_long", "text", NULL, "String should have at most %d characters", s->limit);
-    long v = 0;
-    if (q_int(&x, "model_id", &v)) y.model_id = v;
-    if (q_int(&x, "speaker_id", &v)) y.p.speaker_id = (int)v;
-    q_float(&x, "sdp_ratio", &y.p.sdp_ratio);
-    q_float(&x, "noise", &y.p.noise);
-    q_float(&x, "noisew", &y.p.noise_w);
-    q_float(&x, "length", &y.p.length);
-    q_bool(&x, "auto_split", &y.p.line_split);
-    q_float(&x, "split_interval", &y.p.split_interval);
-    q_float(&x, "assist_text_weight", &y.p.assist_text_weight);
-    q_float(&x, "style_weight", &y.p.style_weight);
-    const char *sm = arg(c, "stream");
-    if (sm && !strcmp(sm, "sse")) y.stream = y.page = 1, y.format = "pcm";
-    else q_bool(&x, "stream", &y.stream);
-    if (x.failed) return x.r;
-    if (lang && strcmp(lang, "JP") && strcmp(lang, "EN") && strcmp(lang, "ZH"))
-        return send_422(c, q, "enum", "language", lang, "Input should be 'JP', 'EN' or 'ZH'");
-    if (arg(c, "reference_audio_path"))
-        return send_422(c, q, "invalid_params", "reference_audio_path", NULL, "reference_audio_path is not supported: it would read a file on the server");
-    if (y.model_id < 0 || (size_t)y.model_id >= registry_count(&s->reg))
-        return send_422(c, q, "invalid_params", "model_id", NULL, "model_id=%ld not found", y.model_id);
-    if (mn) snprintf(y.model_name, sizeof y.model_name, "%s", mn);
-    if (enc && strcasecmp(enc, "utf-8") && strcasecmp(enc, "utf8"))
-        return send_422(c, q, "invalid_params", "encoding", enc, "only the utf-8 encoding is supported");
-    char *t = enc ? percent_decode(text) : strdup(text);
-    if (!t) return MHD_NO;
-    if (!valid_utf8(t)) {
-        free(t);
-        return send_422(c, q, "string_unicode", "text", NULL, "Input should be a valid string (UTF-8)");
-    }
-    y.text = t;
-    y.p.language = lang ? lang : "JP";
-    y.p.style = style ? style : "Neutral";
-    y.p.assist_text = assist;
-    y.p.use_assist_text = assist && *assist; /* bool(assist_text) */
-    y.p.max_chars = 0; /* the route's limit applies instead */
-    const enum MHD_Result r = run_synth(c, q, &y, spk);
-    free(t);
+    http_error e;
+    const int rc = voice_parse(&args, q->s->limit, registry_count(&q->s->reg), &y, &e);
+    if (rc) return rc < 0 ? MHD_NO : send_error(c, q, &e);
+    const enum MHD_Result r = run_synth(c, q, &y);
+    synth_free(&y);
     return r;
 }
 
 static enum MHD_Result route_speech(struct MHD_Connection *c, req *q) {
     server *s = q->s;
     synth y;
-    memset(&y, 0, sizeof y);
-    y.openai = 1;
-    y.p = sbv2_tts_default_params();
-    y.p.max_chars = 0;
-    if (!q->body.n) return send_oai(c, q, 400, NULL, "a JSON body is required");
-    if (!valid_utf8((const char *)q->body.p)) return send_oai(c, q, 400, NULL, "the body is not valid UTF-8");
-    cJSON *j = cJSON_ParseWithLength((const char *)q->body.p, q->body.n);
-    if (!cJSON_IsObject(j)) {
-        cJSON_Delete(j);
-        return send_oai(c, q, 400, NULL, "the body is not a JSON object");
-    }
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model"), *input = cJSON_GetObjectItemCaseSensitive(j, "input");
-    const cJSON *voice = cJSON_GetObjectItemCaseSensitive(j, "voice"), *fmt = cJSON_GetObjectItemCaseSensitive(j, "response_format");
-    const cJSON *speed = cJSON_GetObjectItemCaseSensitive(j, "speed"), *sf = cJSON_GetObjectItemCaseSensitive(j, "stream_format");
+    http_error e;
+    const int rc = speech_parse((const char *)q->body.p, q->body.n, s->limit, &y, &e);
+    if (rc) return rc < 0 ? MHD_NO : send_error(c, q, &e);
     enum MHD_Result r;
-    char msg[300];
-    if (!cJSON_IsString(input) || !*input->valuestring) { r = send_oai(c, q, 400, "input", "input must be a non-empty string"); goto out; }
-    if (s->limit > 0 && utf8_chars(input->valuestring) > (size_t)s->limit) {
-        r = send_oai(c, q, 400, "input", "input has more than %d characters", s->limit);
-        goto out;
-    }
-    if (model && !cJSON_IsString(model)) { r = send_oai(c, q, 400, "model", "model must be a string"); goto out; }
-    if (voice && !cJSON_IsString(voice)) { r = send_oai(c, q, 400, "voice", "voice must be a string"); goto out; }
-    y.format = cJSON_IsString(fmt) ? fmt->valuestring : "mp3"; /* OpenAI's default */
-    if (fmt && (!cJSON_IsString(fmt) || !enc_mime(y.format))) {
-        r = send_oai(c, q, 400, "response_format", "response_format must be one of wav, pcm, mp3, opus");
-        goto out;
-    }
-    if (speed) {
-        if (!cJSON_IsNumber(speed) || !isfinite(speed->valuedouble) || speed->valuedouble < 0.25 || speed->valuedouble > 4) {
-            r = send_oai(c, q, 400, "speed", "speed must be a number from 0.25 to 4");
-            goto out;
-        }
-        y.p.length = 1.0 / speed->valuedouble;
-    }
-    if (sf) {
-        if (!cJSON_IsString(sf) || (strcmp(sf->valuestring, "audio") && strcmp(sf->valuestring, "sse"))) {
-            r = send_oai(c, q, 400, "stream_format", "stream_format must be audio or sse");
-            goto out;
-        }
-        y.stream = 1, y.sse = !strcmp(sf->valuestring, "sse");
-    }
-    if (model) snprintf(y.model_name, sizeof y.model_name, "%s", model->valuestring);
-    /* voice: a style of the model, else a speaker (with the default style) */
-    const char *speaker = NULL;
-    if (voice) {
+    if (y.voice) { /* a style or a speaker: the model's config says which */
         sbv2_error err = {0};
-        model_entry *m = registry_acquire(&s->reg, model ? model->valuestring : NULL, 0, &err);
-        if (!m) {
-            r = err.code == SBV2_ERR_NOT_FOUND ? send_oai(c, q, 404, "model", "model '%s' not found", model ? model->valuestring : "")
-                                                : send_oai(c, q, 500, NULL, "%s", err.message);
-            goto out;
-        }
-        if (cJSON_GetObjectItemCaseSensitive(m->style2id, voice->valuestring)) y.p.style = voice->valuestring;
-        else if (cJSON_GetObjectItemCaseSensitive(m->spk2id, voice->valuestring)) speaker = voice->valuestring;
+        model_entry *m = registry_acquire(&s->reg, y.model, 0, &err);
+        if (!m) r = err.code == SBV2_ERR_NOT_FOUND ? send_oai(c, q, 404, "model", "model '%s' not found", y.model ? y.model : "")
+                                                   : send_oai(c, q, 500, NULL, "%s", err.message);
         else {
-            snprintf(msg, sizeof msg, "voice '%s' is neither a style nor a speaker of the model", voice->valuestring);
+            const int bad = speech_voice(&y, m->spk2id, m->style2id, &e);
             registry_release(&s->reg, m);
-            r = send_oai(c, q, 400, "voice", "%s", msg);
-            goto out;
+            r = bad ? send_error(c, q, &e) : run_synth(c, q, &y);
         }
-        registry_release(&s->reg, m);
-    }
-    y.text = input->valuestring;
-    r = run_synth(c, q, &y, speaker);
-out:
-    cJSON_Delete(j);
+    } else r = run_synth(c, q, &y);
+    synth_free(&y);
     return r;
 }
 

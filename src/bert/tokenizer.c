@@ -39,22 +39,9 @@ static int64_t lookup(const bert_tokenizer *t, const char *s, size_t n) {
     }
 }
 
-int bert_tokenizer_load(bert_tokenizer **out, const char *path, sbv2_error *err) {
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return sbv2_fail(err, SBV2_ERR_IO, "cannot open %s", path);
+/* Takes buf (len bytes, one spare byte after them) whatever happens. */
+static int tokenizer_from_buf(bert_tokenizer **out, char *buf, size_t len, const char *path, sbv2_error *err) {
     bert_tokenizer *t = calloc(1, sizeof *t);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    for (size_t r; t && buf && (r = fread(buf + len, 1, cap - len - 1, f)) > 0;) {
-        len += r;
-        if (len + 1 == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) { free(buf); buf = NULL; break; }
-            buf = nb;
-        }
-    }
-    fclose(f);
     if (!t || !buf) { free(t), free(buf); return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); }
     buf[len] = '\0';
     t->text = buf;
@@ -90,6 +77,31 @@ int bert_tokenizer_load(bert_tokenizer **out, const char *path, sbv2_error *err)
     t->cls = t->special[1], t->sep = t->special[2], t->unk = t->special[3];
     *out = t;
     return SBV2_OK;
+}
+
+int bert_tokenizer_load(bert_tokenizer **out, const char *path, sbv2_error *err) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return sbv2_fail(err, SBV2_ERR_IO, "cannot open %s", path);
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    for (size_t r; buf && (r = fread(buf + len, 1, cap - len - 1, f)) > 0;) {
+        len += r;
+        if (len + 1 == cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) { free(buf); buf = NULL; break; }
+            buf = nb;
+        }
+    }
+    fclose(f);
+    return tokenizer_from_buf(out, buf, len, path, err);
+}
+
+int bert_tokenizer_parse(bert_tokenizer **out, const char *data, size_t len, const char *name, sbv2_error *err) {
+    *out = NULL;
+    char *buf = len < SIZE_MAX ? malloc(len + 1) : NULL;
+    if (buf) memcpy(buf, data, len);
+    return tokenizer_from_buf(out, buf, len, name, err);
 }
 
 void bert_tokenizer_free(bert_tokenizer *t) {
@@ -200,9 +212,8 @@ int bert_tokenize(const bert_tokenizer *t, const char *text, size_t len, int64_t
     for (size_t i = 0; i < len;) {
         int sp = -1;
         for (int k = 0; k < 5 && sp < 0; k++)
-            if (t->special[k] >= 0 && !strncmp(text + i, k_special[k], strlen(k_special[k])) &&
-                strlen(k_special[k]) <= len - i)
-                sp = k;
+            if (t->special[k] >= 0 && strlen(k_special[k]) <= len - i && !memcmp(text + i, k_special[k], strlen(k_special[k])))
+                sp = k; /* (text need not be NUL-terminated: length first) */
         if (sp >= 0) {
             basic(t, text + start, i - start, &v);
             push(&v, t->special[sp]);

@@ -242,6 +242,7 @@ float st_half_to_float(uint16_t h) {
 }
 
 int st_read_f32(const st_tensor *t, float *out) {
+    if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16) return -1; /* not a float tensor */
     for (size_t i = 0; i < t->numel; i++) {
         if (t->dtype == ST_F32) memcpy(&out[i], t->data + 4 * i, 4);
         else {

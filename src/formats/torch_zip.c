@@ -101,6 +101,7 @@ typedef struct {
     size_t sp, scap;
     val **memo;
     size_t nmemo;
+    size_t plen; /* pickle bytes: bounds the memo indices */
     sbv2_error *err;
     int rc;
 } vm;
@@ -145,7 +146,9 @@ static long mark_at(vm *v) {
 }
 static int memo_put(vm *v, uint32_t k) {
     if (!v->sp) { v->rc = sbv2_fail(v->err, SBV2_ERR_FORMAT, "pickle: put on empty stack"); return -1; }
-    if (k > 100000000u) { v->rc = sbv2_fail(v->err, SBV2_ERR_FORMAT, "pickle: memo index too large"); return -1; }
+    /* torch.save numbers its memo entries 0, 1, 2...: each takes two bytes or
+       more, so an index past the pickle's length only costs memory */
+    if (k > v->plen) { v->rc = sbv2_fail(v->err, SBV2_ERR_FORMAT, "pickle: memo index %u past the pickle's %zu bytes", k, v->plen); return -1; }
     if (k >= v->nmemo) {
         size_t n = (size_t)k + 1 + 64;
         val **q = realloc(v->memo, n * sizeof *q);
@@ -191,6 +194,7 @@ static val *reduce(vm *v, val *fn, val *args) {
 
 static val *run_pickle(vm *v, const uint8_t *p, size_t n) {
     size_t i = 0;
+    v->plen = n;
 #define NEED(k) do { if (n - i < (size_t)(k)) { v->rc = sbv2_fail(v->err, SBV2_ERR_FORMAT, "pickle truncated"); return NULL; } } while (0)
     while (v->rc == SBV2_OK) {
         NEED(1);
@@ -336,8 +340,15 @@ int pt_open(st_file *f, const char *path, sbv2_error *err) {
     void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (m == MAP_FAILED) return sbv2_fail(err, SBV2_ERR_IO, "cannot map %s", path);
-    f->map = m, f->map_size = (size_t)sb.st_size;
-    zipf z = {m, (size_t)sb.st_size, NULL, 0};
+    const int rc = pt_parse(f, m, (size_t)sb.st_size, path, err);
+    if (rc != SBV2_OK) munmap(m, (size_t)sb.st_size);
+    else f->map = m, f->map_size = (size_t)sb.st_size;
+    return rc;
+}
+
+int pt_parse(st_file *f, const uint8_t *m, size_t size, const char *path, sbv2_error *err) {
+    memset(f, 0, sizeof *f);
+    zipf z = {m, size, NULL, 0};
     vm v = {0};
     v.err = err;
     int rc = zip_read(&z, err);

@@ -10,5 +10,8 @@
  * Everything is validated: zip directory (zip64 too, stored entries only),
  * the pickle (a small VM for what torch.save writes), storage bounds. */
 int pt_open(st_file *f, const char *path, sbv2_error *err);
+/* The same on a file image held by the caller (it must outlive *f); path
+ * only names it in errors. */
+int pt_parse(st_file *f, const uint8_t *data, size_t size, const char *path, sbv2_error *err);
 
 #endif

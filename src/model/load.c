@@ -60,27 +60,26 @@ static int load_style_vectors(sbv2_model *m, const char *path, sbv2_error *err) 
     npy_array a;
     int rc = npy_load(&a, path, err);
     if (rc != SBV2_OK) return rc;
-    if (a.ndim != 2 || a.shape[1] != SBV2_STYLE_DIM || a.shape[0] < 1) {
-        npy_free(&a);
+    rc = sbv2_model_set_style_vectors(m, &a, path, err);
+    npy_free(&a);
+    return rc;
+}
+
+int sbv2_model_set_style_vectors(sbv2_model *m, const npy_array *ap, const char *path, sbv2_error *err) {
+    const npy_array a = *ap;
+    if (a.ndim != 2 || a.shape[1] != SBV2_STYLE_DIM || a.shape[0] < 1 || a.shape[0] > (1 << 20))
         return sbv2_fail(err, SBV2_ERR_FORMAT, "%s: expected shape [num_styles, 256]", path);
-    }
-    if (a.dtype != NPY_F32 && a.dtype != NPY_F64) {
-        npy_free(&a);
+    if (a.dtype != NPY_F32 && a.dtype != NPY_F64)
         return sbv2_fail(err, SBV2_ERR_FORMAT, "%s: dtype %s, expected float32 or float64", path, npy_dtype_name(a.dtype));
-    }
     size_t n = a.numel;
     m->style_vectors = malloc(sizeof(float) * n);
-    if (!m->style_vectors) { npy_free(&a); return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); }
+    if (!m->style_vectors) return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
     for (size_t i = 0; i < n; i++) {
         float v = a.dtype == NPY_F32 ? ((float *)a.data)[i] : (float)((double *)a.data)[i];
-        if (!isfinite(v)) {
-            npy_free(&a);
-            return sbv2_fail(err, SBV2_ERR_FORMAT, "%s: non-finite value at %zu", path, i);
-        }
+        if (!isfinite(v)) return sbv2_fail(err, SBV2_ERR_FORMAT, "%s: non-finite value at %zu", path, i);
         m->style_vectors[i] = v;
     }
     m->n_style_rows = (int)a.shape[0];
-    npy_free(&a);
     /* every named style must have a row; the name map is sized to the rows */
     if (m->styles.n > m->n_style_rows)
         for (int i = m->n_style_rows; i < m->styles.n; i++)

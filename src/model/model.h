@@ -181,6 +181,10 @@ int sbv2_refold_wn(const struct sbv2_model *m, const char *prefix, const int64_t
 
 /* Builds every layer from the opened safetensors file (model.c). */
 int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err);
+/* Style vectors [rows][256] (float32/64, finite) against the config's style
+ * names, which are then sized to the rows; what names the source in errors. */
+struct npy_array;
+int sbv2_model_set_style_vectors(struct sbv2_model *m, const struct npy_array *a, const char *what, sbv2_error *err);
 
 const struct sbv2_model *sbv2_state_model(const sbv2_state *state);
 /* The streaming split of infer(): text encoder, durations and flow for the

@@ -14,6 +14,7 @@
 
 #include "bert/deberta.h"
 #include "common.h"
+#include "pipeline/tts.h"
 #include "model/model.h"
 #include "text/frontend.h"
 #include "text/jp_adjust.h"
@@ -458,6 +459,14 @@ static int job_prepare(tts_job *j, sbv2_state *state, const sbv2_frontend *fe, c
     j->hop = 1;
     for (int u = 0; u < hp->n_ups; u++) j->hop *= hp->ups_rates[u];
     return SBV2_OK;
+}
+
+int sbv2_tts_validate(sbv2_state *state, const sbv2_frontend *fe, const sbv2_bert *bert, const char *text,
+                      const sbv2_tts_params *params, int streaming, sbv2_error *err) {
+    tts_job j;
+    const int rc = job_prepare(&j, state, fe, bert, text, params, streaming, err);
+    job_free(&j);
+    return rc;
 }
 
 /* Unit k's BERT feature and net_g up to the flow: z [I][*T]; its spans

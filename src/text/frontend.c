@@ -39,16 +39,21 @@ sbv2_frontend_options sbv2_frontend_default_options(void) {
 
 /* Each row: 15+ comma-separated fields, numeric ids and cost, acc/morae.
  * (MeCab's dictionary compiler exits the process on malformed rows.) */
-static int check_user_csv(const char *path, sbv2_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return sbv2_fail(err, SBV2_ERR_IO, "cannot open user dictionary %s: %s", path, strerror(errno));
+int sbv2_user_csv_check(const char *text, size_t len, const char *name, sbv2_error *err) {
     char line[4096];
-    int n = 0, rc = SBV2_OK;
-    while (fgets(line, sizeof line, f)) {
+    int n = 0;
+    for (size_t pos = 0; pos < len;) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t ll = nl ? (size_t)(nl - (text + pos)) : len - pos;
         n++;
-        size_t len = strlen(line);
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        if (!len) continue;
+        if (ll >= sizeof line)
+            return sbv2_fail(err, SBV2_ERR_FORMAT, "user dictionary %s line %d: longer than %zu bytes", name, n, sizeof line - 1);
+        if (memchr(text + pos, '\0', ll)) return sbv2_fail(err, SBV2_ERR_FORMAT, "user dictionary %s line %d: a NUL byte", name, n);
+        memcpy(line, text + pos, ll);
+        pos += ll + 1;
+        while (ll && (line[ll - 1] == '\n' || line[ll - 1] == '\r')) ll--;
+        line[ll] = '\0';
+        if (!ll) continue;
         /* split keeping empty fields (pyopenjtalk's examples leave the ids empty:
            MeCab then derives them from the part of speech) */
         char *fld[32] = {0};
@@ -67,15 +72,33 @@ static int check_user_csv(const char *path, sbv2_error *err) {
             ok = (i < 3 && !*fld[i]) || (*fld[i] && !*end);
         }
         if (ok) ok = strchr(fld[13], '/') != NULL;
-        if (!ok) {
-            rc = sbv2_fail(err, SBV2_ERR_FORMAT,
-                           "user dictionary %s line %d: want surface,left_id,right_id,cost,pos,pos1,pos2,pos3,ctype,"
-                           "cform,orig,read,pron,acc/morae,chain_rule",
-                           path, n);
-            break;
+        if (!ok)
+            return sbv2_fail(err, SBV2_ERR_FORMAT,
+                             "user dictionary %s line %d: want surface,left_id,right_id,cost,pos,pos1,pos2,pos3,ctype,"
+                             "cform,orig,read,pron,acc/morae,chain_rule",
+                             name, n);
+    }
+    return SBV2_OK;
+}
+
+static int check_user_csv(const char *path, sbv2_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return sbv2_fail(err, SBV2_ERR_IO, "cannot open user dictionary %s: %s", path, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    for (size_t r; buf && (r = fread(buf + len, 1, cap - len, f)) > 0;) {
+        len += r;
+        if (len == cap) {
+            char *nb = cap < ((size_t)1 << 30) ? realloc(buf, cap *= 2) : NULL;
+            if (!nb) free(buf), buf = NULL;
+            else buf = nb;
         }
     }
+    const int bad = ferror(f);
     fclose(f);
+    if (!buf) return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "user dictionary %s: out of memory (or over 1 GiB)", path);
+    const int rc = bad ? sbv2_fail(err, SBV2_ERR_IO, "cannot read user dictionary %s", path) : sbv2_user_csv_check(buf, len, path, err);
+    free(buf);
     return rc;
 }
 

@@ -10,4 +10,8 @@
  * surfaces through replace_punctuation. *out: malloc'd. */
 int sbv2_frontend_sep_text(const sbv2_frontend *fe, const char *text, size_t len, char **out, sbv2_error *err);
 
+/* Checks a user dictionary CSV (len bytes) row by row before MeCab's
+ * compiler sees it; name only names it in errors. */
+int sbv2_user_csv_check(const char *text, size_t len, const char *name, sbv2_error *err);
+
 #endif
