@@ -74,7 +74,11 @@ typedef struct sbv2_state sbv2_state;
 
 /* Loads a model. `path` is either a directory holding config.json,
  * style_vectors.npy and exactly one *.safetensors, or the path of a
- * .safetensors file whose directory holds the other two. Returns NULL on error. */
+ * .safetensors file whose directory holds the other two, or an AivisSpeech
+ * .aivm file (weights, hyper-parameters and style vectors in one file; its
+ * manifest is checked as aivmlib's schema declares it). The format is told by
+ * the content, not the name. ONNX files (.onnx, .aivmx) are refused with
+ * SBV2_ERR_UNSUPPORTED for now. Returns NULL on error. */
 SBV2_API SBV2_WARN_UNUSED sbv2_model *sbv2_model_load(const char *path, sbv2_error *err);
 /* Same, with every file named explicitly. */
 SBV2_API SBV2_WARN_UNUSED sbv2_model *sbv2_model_load_files(const char *safetensors_path,
@@ -116,6 +120,8 @@ SBV2_API const char *sbv2_model_speaker_name(const sbv2_model *model, int i);
 SBV2_API const char *sbv2_model_style_name(const sbv2_model *model, int i);
 /* Id for a name, or -1. */
 SBV2_API int sbv2_model_speaker_id(const sbv2_model *model, const char *name);
+/* -1 when absent; "Neutral" (SBV2's default style) also finds AivisSpeech's
+ * "ノーマル" in a model that has no "Neutral". */
 SBV2_API int sbv2_model_style_id(const sbv2_model *model, const char *name);
 
 /* Style vector as SBV2's get_style_vector: mean + (style - mean) * weight,
@@ -198,6 +204,17 @@ SBV2_API sbv2_export_options sbv2_export_default_options(void);
  * config.json, the style vectors and the speaker/style maps as metadata. */
 SBV2_API SBV2_WARN_UNUSED int sbv2_export_onnx(const sbv2_model *model, const char *path,
                                                const sbv2_export_options *options, sbv2_error *err);
+
+/* Writes an AivisSpeech .aivm file: the model's safetensors weights unchanged,
+ * with aivm_manifest, aivm_hyper_parameters and aivm_style_vectors in the
+ * header's __metadata__, as aivmlib writes them. A model loaded from an .aivm
+ * keeps its manifest (names, UUIDs, terms); otherwise one is made from
+ * config.json as aivmlib's generate_aivm_metadata() does (model_file_name
+ * gives the epochs and steps). sbv2_model_load() reads .aivm files back. */
+SBV2_API SBV2_WARN_UNUSED int sbv2_export_aivm(const sbv2_model *model, const char *path,
+                                               const sbv2_export_options *options, sbv2_error *err);
+/* The AIVM manifest (JSON text) of a model loaded from an .aivm file, else NULL. */
+SBV2_API const char *sbv2_model_aivm_manifest(const sbv2_model *model);
 
 /* ---- Japanese text frontend (SBV2's normalize_text + g2p) ----------------- */
 

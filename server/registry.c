@@ -1,7 +1,10 @@
 /* Model folders as SBV2's TTSModelHolder.refresh() lists them: sorted
  * subfolders of the root, dot-names skipped, each with model files sorted
- * newest first and a config.json. sbv2c loads .safetensors only, so the
- * newest of those is the one used. */
+ * newest first and a config.json; the newest .safetensors (or .aivm) is the
+ * one used. AivisSpeech's .aivm files are models too, in a folder or right in
+ * the root (named by their stem); their speakers and styles are read from
+ * the header (aivm_hyper_parameters) without loading them. .aivmx (ONNX) files
+ * are not listed: sbv2c cannot load ONNX yet. */
 #include "registry.h"
 
 #include <dirent.h>
@@ -22,6 +25,33 @@ static char *slurp(const char *path, size_t cap) {
     return b;
 }
 
+static int ends_with(const char *s, const char *suf) {
+    const size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+/* The hyper-parameters (config.json text) in an .aivm header, or NULL. */
+static char *aivm_hyper_parameters(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    unsigned char len8[8];
+    char *out = NULL;
+    if (fread(len8, 1, 8, f) == 8) {
+        unsigned long long n = 0;
+        for (int i = 7; i >= 0; i--) n = n << 8 | len8[i];
+        char *h = n >= 2 && n <= (100ull << 20) ? malloc((size_t)n) : NULL;
+        if (h && fread(h, 1, (size_t)n, f) == (size_t)n) {
+            cJSON *j = cJSON_ParseWithLength(h, (size_t)n);
+            const cJSON *hp = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "__metadata__"), "aivm_hyper_parameters");
+            if (cJSON_IsString(hp)) out = strdup(hp->valuestring);
+            cJSON_Delete(j);
+        }
+        free(h);
+    }
+    fclose(f);
+    return out;
+}
+
 static void entry_free(model_entry *e) {
     if (!e) return;
     sbv2_model_free(e->model);
@@ -40,8 +70,7 @@ static model_entry *scan_folder(const char *root, const char *name) {
     struct stat st;
     double newest = -1;
     for (struct dirent *de; d && (de = readdir(d));) {
-        const size_t l = strlen(de->d_name);
-        if (de->d_name[0] == '.' || l < 12 || strcmp(de->d_name + l - 12, ".safetensors")) continue;
+        if (de->d_name[0] == '.' || !(ends_with(de->d_name, ".safetensors") || ends_with(de->d_name, ".aivm"))) continue;
         char p[8192];
         snprintf(p, sizeof p, "%s/%s", e->dir, de->d_name);
         if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) continue;
@@ -50,6 +79,8 @@ static model_entry *scan_folder(const char *root, const char *name) {
     }
     if (d) closedir(d);
     char *js = newest >= 0 && stat(e->config, &st) == 0 ? slurp(e->config, 1 << 20) : NULL;
+    if (!js && newest >= 0 && ends_with(e->file, ".aivm") && (js = aivm_hyper_parameters(e->file)))
+        snprintf(e->config, sizeof e->config, "%s", e->file); /* the config lives in the file */
     cJSON *root_j = js ? cJSON_Parse(js) : NULL;
     free(js);
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(root_j, "data");
@@ -61,6 +92,29 @@ static model_entry *scan_folder(const char *root, const char *name) {
         return NULL;
     }
     e->refs = 1; /* the list's own reference */
+    return e;
+}
+
+/* An .aivm right in the root: a model named by the file's stem. */
+static model_entry *scan_file(const char *root, const char *fname) {
+    model_entry *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    snprintf(e->name, sizeof e->name, "%.*s", (int)(strlen(fname) - strlen(".aivm")), fname);
+    snprintf(e->dir, sizeof e->dir, "%s", root);
+    snprintf(e->file, sizeof e->file, "%s/%s", root, fname);
+    snprintf(e->config, sizeof e->config, "%s", e->file);
+    char *js = aivm_hyper_parameters(e->file);
+    cJSON *root_j = js ? cJSON_Parse(js) : NULL;
+    free(js);
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root_j, "data");
+    e->spk2id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(data, "spk2id"), 1);
+    e->style2id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(data, "style2id"), 1);
+    cJSON_Delete(root_j);
+    if (!cJSON_IsObject(e->spk2id) || !cJSON_IsObject(e->style2id)) {
+        entry_free(e);
+        return NULL;
+    }
+    e->refs = 1;
     return e;
 }
 
@@ -77,7 +131,7 @@ static int scan(registry *r, model_entry ***out, size_t *n_out, sbv2_error *err)
         char p[8192];
         struct stat st;
         snprintf(p, sizeof p, "%s/%s", r->root, de->d_name);
-        if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        if (stat(p, &st) != 0 || !(S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && ends_with(de->d_name, ".aivm")))) continue;
         if (n == cap) {
             char **q = realloc(names, sizeof *names * (cap = cap ? 2 * cap : 16));
             if (!q) break;
@@ -90,7 +144,8 @@ static int scan(registry *r, model_entry ***out, size_t *n_out, sbv2_error *err)
     model_entry **list = calloc(n ? n : 1, sizeof *list);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        model_entry *e = list && names[i] ? scan_folder(r->root, names[i]) : NULL;
+        model_entry *e = !list || !names[i] ? NULL
+                         : ends_with(names[i], ".aivm") ? scan_file(r->root, names[i]) : scan_folder(r->root, names[i]);
         if (e) list[k++] = e;
         free(names[i]);
     }

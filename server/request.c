@@ -247,8 +247,12 @@ int check_voice(synth *y, const cJSON *spk2id, const cJSON *style2id, http_error
         cJSON_ArrayForEach(it, spk2id) found |= it->valueint == y->p.speaker_id;
         if (!found) return voice_error(e, y, "speaker_id", "speaker_id=%d not found", y->p.speaker_id);
     }
-    if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(style2id, y->p.style)))
-        return voice_error(e, y, "style", "style=%s not found", y->p.style);
+    if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(style2id, y->p.style))) {
+        /* AivisSpeech names the neutral style ノーマル: the default finds it (as sbv2_model_style_id does) */
+        static const char normal[] = "\xe3\x83\x8e\xe3\x83\xbc\xe3\x83\x9e\xe3\x83\xab";
+        if (strcmp(y->p.style, "Neutral") || !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(style2id, normal)))
+            return voice_error(e, y, "style", "style=%s not found", y->p.style);
+    }
     return 0;
 }
 

@@ -43,6 +43,38 @@ for model in "$JPX" "$V2"; do
     else bad "infer $name wav"; fi
 done
 
+# AivisSpeech .aivm files written by `sbv2 convert --aivm` load natively and give
+# every golden case of their model (output within 1e-4, durations exact)
+for src in "$JPX/model.safetensors" "$JPX/model_fp16.safetensors" "$V2/model.safetensors"; do
+    model=$(dirname "$src")
+    name=$(basename "$model")_$(basename "$src" .safetensors)
+    check "convert --aivm $name" "$SBV2" convert "$src" --aivm -o "$TMP/$name.aivm"
+    "$SBV2" info --json "$TMP/$name.aivm" >"$TMP/$name.info" 2>&1
+    if grep -q '"aivm_manifest": {"manifest_version":"1.0"' "$TMP/$name.info" && grep -q '"model_format":"Safetensors"' "$TMP/$name.info"; then
+        ok "info --json $name.aivm shows the manifest"
+    else bad "info --json $name.aivm: $(head -c 600 "$TMP/$name.info")"; fi
+    for c in "$model"/cases/*/; do
+        c=${c%/}; cn=$(basename "$c")
+        # the fp16 file's own expected outputs (c1's inputs), the fp32 files' cases
+        case "$name:$cn" in *fp16*:*_fp16) in=${c%_fp16} ;; *fp16*:*|*:*_fp16) continue ;; *) in=$c ;; esac
+        lengths=(true)
+        [ -f "$c/y_lengths.npy" ] && lengths=("$CMP" "$TMP/adump/y_lengths.npy" "$c/y_lengths.npy" 0)
+        if "$SBV2" infer "$TMP/$name.aivm" --inputs "$in" --output "$TMP/a.npy" --dump "$TMP/adump" --threads 2 >"$TMP/log" 2>&1 &&
+           "$CMP" "$TMP/a.npy" "$c/output.npy" 1e-4 >>"$TMP/log" 2>&1 &&
+           "$CMP" "$TMP/adump/w_ceil.npy" "$c/w_ceil.npy" 0 >>"$TMP/log" 2>&1 && "${lengths[@]}" >>"$TMP/log" 2>&1; then
+            ok "$name.aivm $cn vs golden"
+        else bad "$name.aivm $cn vs golden"; sed 's/^/     /' "$TMP/log"; fi
+    done
+done
+check "an .aivm converts to .aivm again" "$SBV2" convert "$TMP/tiny-jp-extra_model.aivm" --aivm -o "$TMP/again.aivm"
+u1=$("$SBV2" info "$TMP/tiny-jp-extra_model.aivm" | grep "AIVM uuid"); u2=$("$SBV2" info "$TMP/again.aivm" | grep "AIVM uuid")
+if [ -n "$u1" ] && [ "$u1" = "$u2" ]; then ok "the manifest (its UUID) survives a round trip"; else bad "round trip: '$u1' vs '$u2'"; fi
+check "an .aivm converts to .aivmx" "$SBV2" convert "$TMP/tiny-jp-extra_model.aivm" --aivmx -o "$TMP/a.aivmx"
+cp "$TMP/tiny-v2_model.aivm" "$TMP/named.safetensors"
+check "the format comes from the content (an .aivm named .safetensors)" "$SBV2" info "$TMP/named.safetensors"
+expect_error "an ONNX file is refused clearly" "is an ONNX file" "$SBV2" info "$TMP/a.aivmx"
+expect_error "--aivm with --aivmx" "exclude each other" "$SBV2" convert "$JPX/model.safetensors" --aivm --aivmx
+
 # malformed inputs: clear errors, no crash
 cp -r "$JPX/cases/c1_len7" "$TMP/bad"
 cp "$TMP/bad/in_bert.npy" "$TMP/bad/in_x_tst.npy"

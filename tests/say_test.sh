@@ -22,6 +22,10 @@ check "say --help" "$SBV2" say --help
 # SBV2's own output (zero noise), int16 within 1 LSB
 check "say v01 (defaults)" "$SBV2" say "$M" "ヒューズが飛んだ。" --bert "$B" "${Z[@]}" -o "$TMP/v01.wav"
 check "v01 matches TTSModel.infer" "$WCMP" "$TMP/v01.wav" "$TTS/cases/v01_short/audio.wav" 1
+# the same voice as an AivisSpeech .aivm: its neutral style is "ノーマル", which the default finds
+check "convert --aivm" "$SBV2" convert "$M" --aivm -o "$TMP/voice.aivm"
+check "say v01 from the .aivm (defaults)" "$SBV2" say "$TMP/voice.aivm" "ヒューズが飛んだ。" --bert "$B" "${Z[@]}" -o "$TMP/v01a.wav"
+check "the .aivm's v01 matches TTSModel.infer" "$WCMP" "$TMP/v01a.wav" "$TTS/cases/v01_short/audio.wav" 1
 check "say v05 (3 lines, speaker 1, Happy)" "$SBV2" say "$M" "$(printf 'わーい！！\n魔境に足を踏み入れる。\nローカル路線にはファンも多い。')" \
     --bert "$B" "${Z[@]}" --speaker 1 --style Happy -o "$TMP/v05.wav" --alignment "$TMP/v05.json"
 check "v05 matches TTSModel.infer" "$WCMP" "$TMP/v05.wav" "$TTS/cases/v05_lines3_split05/audio.wav" 1

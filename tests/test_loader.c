@@ -750,6 +750,108 @@ static void remove_tree(const char *dir, int depth) {
     rmdir(dir);
 }
 
+/* ---- AIVM files: an .aivm written by sbv2_export_aivm from the golden model,
+ * then damaged copies, each a precise error ---------------------------------- */
+
+typedef struct {
+    const char *name;
+    const char *from, *to; /* an edit of the header text (metadata strings are JSON-escaped there) */
+    const char *word;      /* must appear in the error */
+} aivm_case;
+
+static const aivm_case k_aivm_bad[] = {
+    {"aivm_manifest_version_2", "\\\"manifest_version\\\":\\\"1.0\\\"", "\\\"manifest_version\\\":\\\"2.0\\\"", "only 1.0"},
+    {"aivm_manifest_not_json", "\"aivm_manifest\":\"{", "\"aivm_manifest\":\"{,", "not valid JSON"},
+    {"aivm_manifest_name_empty", "\\\"name\\\":\\\"tiny-jp-extra\\\"", "\\\"name\\\":\\\"\\\"", "name is empty"},
+    {"aivm_manifest_uuid_bad", "\\\"uuid\\\":\\\"", "\\\"uuid\\\":\\\"zz", "uuid"},
+    {"aivm_manifest_version_not_semver", "\\\"version\\\":\\\"1.0.0\\\"", "\\\"version\\\":\\\"1.0\\\"", "SemVer"},
+    {"aivm_manifest_architecture_unknown", "\\\"model_architecture\\\":\\\"Style-Bert-VITS2 (JP-Extra)\\\"",
+     "\\\"model_architecture\\\":\\\"VITS\\\"", "model_architecture"},
+    {"aivm_manifest_architecture_contradicts", "\\\"model_architecture\\\":\\\"Style-Bert-VITS2 (JP-Extra)\\\"",
+     "\\\"model_architecture\\\":\\\"Style-Bert-VITS2\\\"", "architecture"},
+    {"aivm_manifest_format_unknown", "\\\"model_format\\\":\\\"Safetensors\\\"", "\\\"model_format\\\":\\\"GGUF\\\"", "model_format"},
+    {"aivm_manifest_epochs_negative", "\\\"training_epochs\\\":null", "\\\"training_epochs\\\":-3", "training_epochs"},
+    {"aivm_manifest_style_id_40", "\\\"local_id\\\":2,", "\\\"local_id\\\":40,", "0 to 31"},
+    {"aivm_manifest_icon_not_data_url", "\\\"icon\\\":\\\"data:image/png;base64,", "\\\"icon\\\":\\\"http://x/", "icon"},
+    {"aivm_manifest_speakers_not_list", "\\\"speakers\\\":[", "\\\"speakers\\\":\\\"x\\\",\\\"y\\\":[", "speakers is missing or not a list"},
+    {"aivm_hyper_parameters_missing", "\"aivm_hyper_parameters\"", "\"aivm_hyper_parameterz\"", "aivm_hyper_parameters"},
+    {"aivm_hyper_parameters_contradict_weights", "\\\"hidden_channels\\\":24", "\\\"hidden_channels\\\":32", "tensor '"},
+    {"aivm_style_vectors_missing", "\"aivm_style_vectors\"", "\"aivm_style_vectorz\"", "aivm_style_vectors"},
+    {"aivm_style_vectors_bad_base64", "\"aivm_style_vectors\":\"", "\"aivm_style_vectors\":\"QUJD=Q\",\"x\":\"", "not valid base64"},
+    {"aivm_style_vectors_not_npy", "\"aivm_style_vectors\":\"", "\"aivm_style_vectors\":\"QUJDRA==\",\"x\":\"", "style vectors"},
+};
+
+static char g_aivm[512];
+
+static uint8_t *aivm_header(size_t *total, uint64_t *hn, char **json) {
+    uint8_t *img = read_file(g_aivm, total);
+    if (!img || *total < 8) return free(img), NULL;
+    *hn = 0;
+    for (int i = 7; i >= 0; i--) *hn = (*hn << 8) | img[i];
+    if (*hn > *total - 8 || !(*json = malloc((size_t)*hn + 1))) return free(img), NULL;
+    memcpy(*json, img + 8, (size_t)*hn);
+    (*json)[*hn] = 0;
+    return img;
+}
+
+static const char *aivm_bad_case(const void *arg) {
+    const aivm_case *c = arg;
+    size_t total;
+    uint64_t hn;
+    char *json = NULL, p[512];
+    uint8_t *img = aivm_header(&total, &hn, &json);
+    if (!img) return why("cannot read %s", g_aivm);
+    char *edited = replace_once(json, c->from, c->to);
+    free(json);
+    if (!edited) return free(img), why("the header has no '%s'", c->from);
+    size_t n;
+    uint8_t *out = st_image(edited, img + 8 + hn, total - 8 - (size_t)hn, &n);
+    free(edited), free(img);
+    snprintf(p, sizeof p, "%s/%s.aivm", g_tmp, c->name);
+    const int ok = out && write_file(p, out, n);
+    free(out);
+    if (!ok) return why("cannot write %s", p);
+    sbv2_error err = {0, ""};
+    sbv2_model *m = sbv2_model_load(p, &err);
+    const char *w = expect_null(m, &err, c->word);
+    sbv2_model_free(m);
+    return w;
+}
+
+/* the .aivm loads, keeps the golden model's speakers, styles and vectors, and
+ * a truncated copy is refused */
+static const char *aivm_valid_case(const void *arg) {
+    (void)arg;
+    sbv2_error err = {0, ""};
+    sbv2_model *a = sbv2_model_load(g_st, &err);
+    if (!a) return why("golden model: %s", err.message);
+    if (sbv2_export_aivm(a, g_aivm, NULL, &err) != SBV2_OK) return sbv2_model_free(a), why("export: %s", err.message);
+    sbv2_model *b = sbv2_model_load(g_aivm, &err);
+    const char *w = NULL;
+    float va[256], vb[256];
+    if (!b) w = why("the .aivm does not load: %s", err.message);
+    else if (!sbv2_model_aivm_manifest(b) || sbv2_model_aivm_manifest(a)) w = why("the manifest is not where it belongs");
+    else if (sbv2_model_n_speakers(a) != sbv2_model_n_speakers(b) || sbv2_model_n_styles(a) != sbv2_model_n_styles(b))
+        w = why("speakers/styles differ");
+    else if (sbv2_model_speaker_id(b, "spk_b") != 1 || sbv2_model_style_id(b, "Sad") != 2) w = why("names differ");
+    else
+        for (int s = 0; !w && s < sbv2_model_n_styles(a); s++)
+            if (sbv2_model_style_vector(a, s, 1.0f, va, &err) || sbv2_model_style_vector(b, s, 1.0f, vb, &err) ||
+                memcmp(va, vb, sizeof va))
+                w = why("style vector %d differs", s);
+    sbv2_model_free(a), sbv2_model_free(b);
+    if (w) return w;
+    size_t total;
+    uint8_t *img = read_file(g_aivm, &total);
+    char p[512];
+    if (!img || !write_file(tmp_path(p, sizeof p, "cut.aivm"), img, total / 2)) return free(img), why("cannot write cut.aivm");
+    free(img);
+    sbv2_model *c = sbv2_model_load(p, &err);
+    w = expect_null(c, &err, "outside the data block");
+    sbv2_model_free(c);
+    return w;
+}
+
 #define RUN_TABLE(tab, fn) \
     for (size_t i_ = 0; i_ < sizeof tab / sizeof tab[0]; i_++) run_case(tab[i_].name, fn, &tab[i_])
 
@@ -791,6 +893,9 @@ int main(int argc, char **argv) {
     run_case("model_fp16", model_fp16_case, NULL);
     if (!setup) RUN_TABLE(k_load_bad, load_bad_case);
     if (!setup) RUN_TABLE(k_dir_cases, dir_case_fn);
+    tmp_path(g_aivm, sizeof g_aivm, "model.aivm"); /* (the cases run in child processes) */
+    run_case("aivm_valid", aivm_valid_case, NULL);
+    RUN_TABLE(k_aivm_bad, aivm_bad_case);
 
     RUN_TABLE(k_infer, infer_case_fn);
     run_case("free_null", free_null_case, NULL);

@@ -66,11 +66,14 @@ static void free_tensors(st_file *f) {
     free(f->tensors);
     f->tensors = NULL;
     f->n_tensors = 0;
+    free(f->metadata);
+    f->metadata = NULL;
 }
 
 int st_parse(st_file *f, const uint8_t *data, size_t size, sbv2_error *err) {
     f->tensors = NULL;
     f->n_tensors = 0;
+    f->metadata = NULL;
     if (size < 8) return sbv2_fail(err, SBV2_ERR_FORMAT, "file too short (%zu bytes) for a safetensors header", size);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = (n << 8) | data[i];
@@ -103,6 +106,8 @@ int st_parse(st_file *f, const uint8_t *data, size_t size, sbv2_error *err) {
         const char *key = it->string ? it->string : "";
         if (strcmp(key, "__metadata__") == 0) {
             if (!cJSON_IsObject(it)) { rc = sbv2_fail(err, SBV2_ERR_FORMAT, "__metadata__ is not an object"); goto out; }
+            free(f->metadata); /* (a repeated key: the last wins, as in Python's json) */
+            if (!(f->metadata = cJSON_PrintUnformatted(it))) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory reading header"); goto out; }
             continue;
         }
         if (!cJSON_IsObject(it)) { rc = sbv2_fail(err, SBV2_ERR_FORMAT, "tensor '%s': entry is not an object", key); goto out; }

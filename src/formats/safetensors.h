@@ -25,6 +25,7 @@ typedef struct st_file {
     size_t map_size;
     st_tensor *tensors; /* sorted by name */
     size_t n_tensors;
+    char *metadata;     /* the header's __metadata__ object as JSON text, or NULL */
 } st_file;
 
 const char *st_dtype_name(st_dtype t);

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <stdint.h>
+
 #include "core/isa.h"
 #include "formats/npy.h"
 #include "model/layers.h"
@@ -50,6 +52,7 @@ void sbv2_model_free(sbv2_model *m) {
     free(m->owned);
     free(m->style_vectors);
     free(m->config_json);
+    free(m->aivm_manifest);
     name_map_free(&m->speakers);
     name_map_free(&m->styles);
     st_close(&m->st);
@@ -97,30 +100,9 @@ int sbv2_model_set_style_vectors(sbv2_model *m, const npy_array *ap, const char 
     return SBV2_OK;
 }
 
-sbv2_model *sbv2_model_load_files(const char *st_path, const char *config_path, const char *sv_path, sbv2_error *err) {
-    if (!st_path || !config_path || !sv_path) {
-        sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "all three model paths are required");
-        return NULL;
-    }
-    sbv2_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
-        return NULL;
-    }
-    char *json = NULL;
-    size_t jlen = 0;
-    int rc = read_text(config_path, &json, &jlen, err);
-    if (rc == SBV2_OK) {
-        rc = sbv2_config_parse(json, jlen, &m->hp, &m->speakers, &m->styles, err);
-        if (rc != SBV2_OK) {
-            char pre[300];
-            snprintf(pre, sizeof pre, "%s: ", config_path);
-            sbv2_error_prefix(err, pre);
-        }
-    }
-    m->config_json = json;
-    if (rc == SBV2_OK) rc = load_style_vectors(m, sv_path, err);
-    if (rc == SBV2_OK) rc = st_open(&m->st, st_path, err);
+/* The weights (m->st, opened when rc is OK) against the architecture the
+ * config names, then bound; frees m on any error. */
+static sbv2_model *finish_load(sbv2_model *m, int rc, const char *st_path, sbv2_error *err) {
     if (rc == SBV2_OK) {
         /* the weights must agree with the architecture config.json names */
         int has_ja = st_find(&m->st, "enc_p.ja_bert_proj.weight") != NULL;
@@ -145,6 +127,78 @@ sbv2_model *sbv2_model_load_files(const char *st_path, const char *config_path, 
     return m;
 }
 
+sbv2_model *sbv2_model_load_files(const char *st_path, const char *config_path, const char *sv_path, sbv2_error *err) {
+    if (!st_path || !config_path || !sv_path) {
+        sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "all three model paths are required");
+        return NULL;
+    }
+    sbv2_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    char *json = NULL;
+    size_t jlen = 0;
+    int rc = read_text(config_path, &json, &jlen, err);
+    if (rc == SBV2_OK) {
+        rc = sbv2_config_parse(json, jlen, &m->hp, &m->speakers, &m->styles, err);
+        if (rc != SBV2_OK) {
+            char pre[300];
+            snprintf(pre, sizeof pre, "%s: ", config_path);
+            sbv2_error_prefix(err, pre);
+        }
+    }
+    m->config_json = json;
+    if (rc == SBV2_OK) rc = load_style_vectors(m, sv_path, err);
+    if (rc == SBV2_OK) rc = st_open(&m->st, st_path, err);
+    return finish_load(m, rc, st_path, err);
+}
+
+/* An .aivm file: weights, config and style vectors from the one file. */
+static sbv2_model *load_aivm(const char *path, sbv2_error *err) {
+    sbv2_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    int rc = st_open(&m->st, path, err);
+    if (rc == SBV2_OK && !m->st.metadata) rc = sbv2_fail(err, SBV2_ERR_FORMAT, "%s has no __metadata__ (not an AIVM file)", path);
+    if (rc == SBV2_OK) {
+        rc = sbv2_aivm_read_metadata(m, m->st.metadata, strlen(m->st.metadata), err);
+        if (rc != SBV2_OK) {
+            char pre[300];
+            snprintf(pre, sizeof pre, "%s: ", path);
+            sbv2_error_prefix(err, pre);
+        }
+    }
+    return finish_load(m, rc, path, err);
+}
+
+/* What a model file is, from its first bytes and header: 'a' an AIVM
+ * (safetensors with aivm_manifest), 's' plain safetensors, 'o' ONNX (a
+ * protobuf ModelProto: field 1, ir_version, first), 0 unknown. */
+static int sniff(const char *path) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return 0;
+    uint8_t head[8];
+    const size_t got = fread(head, 1, sizeof head, fp);
+    int kind = 0;
+    if (got == 8) {
+        uint64_t n = 0;
+        for (int i = 7; i >= 0; i--) n = n << 8 | head[i];
+        if (n >= 2 && n <= (100u << 20)) {
+            char *h = malloc(n + 1);
+            if (h && fread(h, 1, n, fp) == n && h[0] == '{') {
+                h[n] = 0;
+                kind = strstr(h, "\"__metadata__\"") && strstr(h, "\"aivm_manifest\"") ? 'a' : 's';
+            }
+            free(h);
+        }
+        if (!kind && head[0] == 0x08) kind = 'o';
+    }
+    fclose(fp);
+    return kind;
+}
 sbv2_model *sbv2_model_load(const char *path, sbv2_error *err) {
     if (!path) {
         sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "path is NULL");
@@ -161,16 +215,16 @@ sbv2_model *sbv2_model_load(const char *path, sbv2_error *err) {
         int count = 0;
         struct dirent *e;
         while ((e = readdir(d)) != NULL)
-            if (ends_with(e->d_name, ".safetensors")) {
+            if (ends_with(e->d_name, ".safetensors") || ends_with(e->d_name, ".aivm")) {
                 if (count++ == 0) snprintf(st_path, sizeof st_path, "%s/%s", path, e->d_name);
             }
         closedir(d);
         if (count == 0) {
-            sbv2_fail(err, SBV2_ERR_NOT_FOUND, "no .safetensors file in %s", path);
+            sbv2_fail(err, SBV2_ERR_NOT_FOUND, "no .safetensors or .aivm file in %s", path);
             return NULL;
         }
         if (count > 1) {
-            sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "%s holds %d .safetensors files: pass the path of the one to load",
+            sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "%s holds %d .safetensors/.aivm files: pass the path of the one to load",
                       path, count);
             return NULL;
         }
@@ -186,6 +240,15 @@ sbv2_model *sbv2_model_load(const char *path, sbv2_error *err) {
     struct stat sb;
     if (stat(st_path, &sb) != 0) {
         sbv2_fail(err, SBV2_ERR_NOT_FOUND, "model file %s not found", st_path);
+        return NULL;
+    }
+    /* the content decides the format, not the name */
+    const int kind = sniff(st_path);
+    if (kind == 'a') return load_aivm(st_path, err);
+    if (kind == 'o') {
+        sbv2_fail(err, SBV2_ERR_UNSUPPORTED,
+                  "%s is an ONNX file: sbv2c cannot load ONNX models (.onnx, .aivmx) yet; load the .safetensors "
+                  "or .aivm it was made from", st_path);
         return NULL;
     }
     if (stat(cfg, &sb) != 0) {
@@ -254,7 +317,12 @@ static int lookup(const name_map *nm, const char *name) {
 }
 
 int sbv2_model_speaker_id(const sbv2_model *m, const char *name) { return lookup(&m->speakers, name); }
-int sbv2_model_style_id(const sbv2_model *m, const char *name) { return lookup(&m->styles, name); }
+int sbv2_model_style_id(const sbv2_model *m, const char *name) {
+    const int id = lookup(&m->styles, name);
+    /* AivisSpeech names the neutral style ノーマル: SBV2's default name finds it */
+    if (id < 0 && name && !strcmp(name, "Neutral")) return lookup(&m->styles, "\xe3\x83\x8e\xe3\x83\xbc\xe3\x83\x9e\xe3\x83\xab");
+    return id;
+}
 
 int sbv2_model_style_vector(const sbv2_model *m, int style_id, float weight, float out[SBV2_STYLE_DIM],
                             sbv2_error *err) {

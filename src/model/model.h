@@ -173,6 +173,7 @@ struct sbv2_model {
     void **owned;
     size_t n_owned, cap_owned;
     char *config_json;   /* config.json as read (ONNX metadata) */
+    char *aivm_manifest; /* the AIVM manifest (JSON) of an .aivm file, or NULL */
 };
 
 /* Folds the weight-norm pair under `prefix` again into out (shape[0] *
@@ -184,6 +185,14 @@ int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err);
 /* Style vectors [rows][256] (float32/64, finite) against the config's style
  * names, which are then sized to the rows; what names the source in errors. */
 struct npy_array;
+/* An .aivm file's __metadata__ (JSON object text): the manifest checked as
+ * aivmlib's schema declares it, config.json from aivm_hyper_parameters, the
+ * style vectors from aivm_style_vectors (base64 of an .npy). Fills
+ * m->hp, speakers, styles, style vectors, config_json and aivm_manifest. */
+int sbv2_aivm_read_metadata(struct sbv2_model *m, const char *metadata_json, size_t len, sbv2_error *err);
+/* Python's base64.b64decode (characters outside the alphabet dropped, the
+ * padding checked): *out malloc'd. */
+int sbv2_base64_decode(const char *s, size_t len, uint8_t **out, size_t *n_out);
 int sbv2_model_set_style_vectors(struct sbv2_model *m, const struct npy_array *a, const char *what, sbv2_error *err);
 
 const struct sbv2_model *sbv2_state_model(const sbv2_state *state);

@@ -16,6 +16,8 @@
 
 char *sbv2_style_vectors_base64(const sbv2_model *m);
 int sbv2_add_aivmx_metadata(ob_graph *g, const sbv2_model *m, const sbv2_export_options *opt, sbv2_error *err);
+int sbv2_aivm_metadata(const sbv2_model *m, const char *model_format, const char *file_name, char **man_out, char **hp_out,
+                       char **sv_out, sbv2_error *err);
 
 /* A 16x16 solid PNG (the manifest requires an icon per speaker). */
 static const char k_icon[] =
@@ -65,7 +67,29 @@ static const char *style_display_name(const sbv2_model *m, int i) {
     return NEUTRAL_JA;
 }
 
-int sbv2_add_aivmx_metadata(ob_graph *g, const sbv2_model *m, const sbv2_export_options *opt, sbv2_error *err) {
+/* The three AIVM strings for m (model_format "ONNX" or "Safetensors"). A model
+ * read from an AIVM file keeps its manifest (UUIDs, names, licence), with
+ * model_format set; otherwise the manifest is generated. */
+int sbv2_aivm_metadata(const sbv2_model *m, const char *model_format, const char *file_name, char **man_out, char **hp_out,
+                       char **sv_out, sbv2_error *err) {
+    *man_out = *hp_out = *sv_out = NULL;
+    if (m->aivm_manifest) {
+        cJSON *man = cJSON_Parse(m->aivm_manifest);
+        if (man) {
+            cJSON_DeleteItemFromObjectCaseSensitive(man, "model_format");
+            cJSON_AddStringToObject(man, "model_format", model_format);
+        }
+        *man_out = man ? cJSON_PrintUnformatted(man) : NULL;
+        *hp_out = m->config_json ? strdup(m->config_json) : NULL;
+        *sv_out = sbv2_style_vectors_base64(m);
+        cJSON_Delete(man);
+        if (!*man_out || !*hp_out || !*sv_out) {
+            free(*man_out), free(*hp_out), free(*sv_out);
+            *man_out = *hp_out = *sv_out = NULL;
+            return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory writing AIVM metadata");
+        }
+        return SBV2_OK;
+    }
     const int jp_extra = m->hp.arch == SBV2_ARCH_JP_EXTRA;
     for (int i = 0; i < m->styles.n; i++) {
         if (!m->styles.name[i]) continue;
@@ -86,10 +110,10 @@ int sbv2_add_aivmx_metadata(ob_graph *g, const sbv2_model *m, const sbv2_export_
     cJSON_AddStringToObject(man, "name", name);
     cJSON_AddStringToObject(man, "description", "");
     cJSON_AddItemToObject(man, "creators", cJSON_CreateArray());
-    cJSON_AddNullToObject(man, "license");
+    cJSON_AddStringToObject(man, "terms_of_use", ""); /* aivmlib's field for the licence (Markdown) */
     cJSON_AddStringToObject(man, "model_architecture", jp_extra ? "Style-Bert-VITS2 (JP-Extra)" : "Style-Bert-VITS2");
-    cJSON_AddStringToObject(man, "model_format", "ONNX");
-    const char *fname = opt->model_file_name ? opt->model_file_name : "";
+    cJSON_AddStringToObject(man, "model_format", model_format);
+    const char *fname = file_name ? file_name : "";
     long epochs = find_count(fname, 'e'), steps = find_count(fname, 's');
     if (epochs >= 0) cJSON_AddNumberToObject(man, "training_epochs", (double)epochs);
     else cJSON_AddNullToObject(man, "training_epochs");
@@ -110,8 +134,8 @@ int sbv2_add_aivmx_metadata(ob_graph *g, const sbv2_model *m, const sbv2_export_
         cJSON *langs = cJSON_AddArrayToObject(sp, "supported_languages");
         cJSON_AddItemToArray(langs, cJSON_CreateString("ja"));
         if (!jp_extra) {
-            cJSON_AddItemToArray(langs, cJSON_CreateString("en-US"));
-            cJSON_AddItemToArray(langs, cJSON_CreateString("zh-CN"));
+            cJSON_AddItemToArray(langs, cJSON_CreateString("en"));
+            cJSON_AddItemToArray(langs, cJSON_CreateString("zh"));
         }
         uuid4(uuid, (uint64_t)s + 2);
         cJSON_AddStringToObject(sp, "uuid", uuid);
@@ -152,13 +176,22 @@ int sbv2_add_aivmx_metadata(ob_graph *g, const sbv2_model *m, const sbv2_export_
     }
     char *man_s = cJSON_PrintUnformatted(man), *hp_s = cJSON_PrintUnformatted(hp), *sv = sbv2_style_vectors_base64(m);
     int rc = SBV2_OK;
-    if (!man_s || !hp_s || !sv) rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory writing AIVMX metadata");
-    else {
-        ob_metadata(g, "aivm_manifest", man_s);
-        ob_metadata(g, "aivm_hyper_parameters", hp_s);
+    if (!man_s || !hp_s || !sv) {
+        free(man_s), free(hp_s), free(sv);
+        rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory writing AIVM metadata");
+    } else *man_out = man_s, *hp_out = hp_s, *sv_out = sv;
+    cJSON_Delete(man), cJSON_Delete(hp), cJSON_Delete(spk2id), cJSON_Delete(style2id);
+    return rc;
+}
+
+int sbv2_add_aivmx_metadata(ob_graph *g, const sbv2_model *m, const sbv2_export_options *opt, sbv2_error *err) {
+    char *man, *hp, *sv;
+    const int rc = sbv2_aivm_metadata(m, "ONNX", opt->model_file_name, &man, &hp, &sv, err);
+    if (rc == SBV2_OK) {
+        ob_metadata(g, "aivm_manifest", man);
+        ob_metadata(g, "aivm_hyper_parameters", hp);
         ob_metadata(g, "aivm_style_vectors", sv);
     }
-    free(man_s), free(hp_s), free(sv);
-    cJSON_Delete(man), cJSON_Delete(hp), cJSON_Delete(spk2id), cJSON_Delete(style2id);
+    free(man), free(hp), free(sv);
     return rc;
 }

@@ -1,4 +1,5 @@
 /* sbv2 info MODEL [--json] */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +21,37 @@ static void int_list(const int *v, int n) {
     putchar('[');
     for (int i = 0; i < n; i++) printf("%s%d", i ? ", " : "", v[i]);
     putchar(']');
+}
+
+/* An AIVM file's manifest: what AivisSpeech shows of the voice. */
+static void print_manifest(const char *json) {
+    cJSON *m = json ? cJSON_Parse(json) : NULL;
+    if (!m) return;
+    const char *keys[][2] = {{"name", "AIVM name:      "}, {"version", "AIVM version:   "}, {"uuid", "AIVM uuid:      "},
+                             {"model_format", "AIVM format:    "}, {"terms_of_use", "terms of use:   "}};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, keys[k][0]);
+        if (cJSON_IsString(v) && *v->valuestring) printf("%s%s\n", keys[k][1], v->valuestring);
+    }
+    const cJSON *cr = cJSON_GetObjectItemCaseSensitive(m, "creators"), *c;
+    if (cJSON_GetArraySize(cr) > 0) {
+        printf("creators:      ");
+        cJSON_ArrayForEach(c, cr) if (cJSON_IsString(c)) printf(" %s", c->valuestring);
+        printf("\n");
+    }
+    const cJSON *sps = cJSON_GetObjectItemCaseSensitive(m, "speakers"), *sp;
+    cJSON_ArrayForEach(sp, sps) {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(sp, "name"), *u = cJSON_GetObjectItemCaseSensitive(sp, "uuid");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(sp, "local_id"), *sts = cJSON_GetObjectItemCaseSensitive(sp, "styles"), *st;
+        printf("AIVM speaker:   %d=%s (%s), styles:", id ? id->valueint : -1, cJSON_IsString(n) ? n->valuestring : "?",
+               cJSON_IsString(u) ? u->valuestring : "?");
+        cJSON_ArrayForEach(st, sts) {
+            const cJSON *sn = cJSON_GetObjectItemCaseSensitive(st, "name"), *si = cJSON_GetObjectItemCaseSensitive(st, "local_id");
+            printf(" %d=%s", si ? si->valueint : -1, cJSON_IsString(sn) ? sn->valuestring : "?");
+        }
+        printf("\n");
+    }
+    cJSON_Delete(m);
 }
 
 int cmd_info(int argc, char **argv) {
@@ -91,7 +123,10 @@ int cmd_info(int argc, char **argv) {
             printf(": %d", i);
             first = 0;
         }
-        printf("}}\n");
+        printf("}");
+        const char *man = sbv2_model_aivm_manifest(m);
+        if (man) printf(",\n \"aivm_manifest\": %s", man);
+        printf("}\n");
     } else {
         printf("architecture:   %s (version %s)\n", in.arch_name, in.version);
         if (in.model_name[0]) printf("model name:     %s\n", in.model_name);
@@ -118,7 +153,9 @@ int cmd_info(int argc, char **argv) {
             const char *n = sbv2_model_style_name(m, i);
             printf(" %d=%s", i, n ? n : "(unnamed)");
         }
-        printf("\nthis machine:   %s\n", sbv2_system_info());
+        printf("\n");
+        print_manifest(sbv2_model_aivm_manifest(m));
+        printf("this machine:   %s\n", sbv2_system_info());
     }
     sbv2_model_free(m);
     return 0;
