@@ -50,7 +50,7 @@ static int json_uint(const cJSON *n, uint64_t *out) {
     return 1;
 }
 
-static int cmp_name(const void *a, const void *b) {
+int st_tensor_cmp(const void *a, const void *b) {
     return strcmp(((const st_tensor *)a)->name, ((const st_tensor *)b)->name);
 }
 
@@ -74,6 +74,8 @@ int st_parse(st_file *f, const uint8_t *data, size_t size, sbv2_error *err) {
     f->tensors = NULL;
     f->n_tensors = 0;
     f->metadata = NULL;
+    f->owner = NULL, f->release = NULL;
+    f->map = NULL, f->map_size = 0; /* (st_open sets them after) */
     if (size < 8) return sbv2_fail(err, SBV2_ERR_FORMAT, "file too short (%zu bytes) for a safetensors header", size);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = (n << 8) | data[i];
@@ -170,7 +172,7 @@ int st_parse(st_file *f, const uint8_t *data, size_t size, sbv2_error *err) {
         }
         last_end = ranges[i].end;
     }
-    qsort(f->tensors, f->n_tensors, sizeof *f->tensors, cmp_name);
+    qsort(f->tensors, f->n_tensors, sizeof *f->tensors, st_tensor_cmp);
     for (size_t i = 1; i < f->n_tensors; i++)
         if (strcmp(f->tensors[i - 1].name, f->tensors[i].name) == 0) {
             rc = sbv2_fail(err, SBV2_ERR_FORMAT, "tensor '%s' appears twice", f->tensors[i].name);
@@ -217,7 +219,7 @@ int st_open(st_file *f, const char *path, sbv2_error *err) {
 const st_tensor *st_find(const st_file *f, const char *name) {
     st_tensor key;
     key.name = (char *)name;
-    return bsearch(&key, f->tensors, f->n_tensors, sizeof key, cmp_name);
+    return bsearch(&key, f->tensors, f->n_tensors, sizeof key, st_tensor_cmp);
 }
 
 void st_close(st_file *f) {
@@ -225,6 +227,8 @@ void st_close(st_file *f) {
     free_tensors(f);
     if (f->map) munmap(f->map, f->map_size);
     f->map = NULL;
+    if (f->release) f->release(f->owner);
+    f->release = NULL, f->owner = NULL;
 }
 
 float st_half_to_float(uint16_t h) {

@@ -26,6 +26,9 @@ typedef struct st_file {
     st_tensor *tensors; /* sorted by name */
     size_t n_tensors;
     char *metadata;     /* the header's __metadata__ object as JSON text, or NULL */
+    /* tensors read from another container (ONNX): who owns their data */
+    void *owner;
+    void (*release)(void *owner);
 } st_file;
 
 const char *st_dtype_name(st_dtype t);
@@ -36,6 +39,8 @@ int st_open(st_file *f, const char *path, sbv2_error *err);
 /* Parses a file image held by the caller (must outlive *f). */
 int st_parse(st_file *f, const uint8_t *data, size_t size, sbv2_error *err);
 const st_tensor *st_find(const st_file *f, const char *name);
+/* the tensor table's order (by name), for tables built elsewhere */
+int st_tensor_cmp(const void *a, const void *b);
 void st_close(st_file *f);
 /* F32/F16/BF16 tensor -> numel float32 values in out (always 0). */
 int st_read_f32(const st_tensor *t, float *out);

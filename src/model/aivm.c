@@ -267,63 +267,75 @@ int sbv2_aivm_read_metadata(sbv2_model *m, const char *metadata_json, size_t len
 int sbv2_aivm_metadata(const sbv2_model *m, const char *model_format, const char *file_name, char **man_out, char **hp_out,
                        char **sv_out, sbv2_error *err);
 
-/* As aivmlib's write_aivm_metadata: the header gains (or updates) the three
- * __metadata__ keys, the tensor data is copied unchanged. The header is
- * padded with spaces to a multiple of 8 bytes, as the safetensors format
- * allows, so the tensors keep their alignment. */
+/* As aivmlib's write_aivm_metadata: the weights as the model holds them (the
+ * safetensors file's tensors unchanged, or an ONNX file's initializers) under
+ * a header with the three __metadata__ keys (a safetensors source keeps its
+ * other metadata). The header is padded with spaces to a multiple of 8 bytes,
+ * as the format allows. */
 int sbv2_export_aivm(const sbv2_model *m, const char *path, const sbv2_export_options *options, sbv2_error *err) {
     if (!m || !path) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "model and path must not be NULL");
     if (options && options->struct_size != sizeof *options)
         return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "options.struct_size is %zu, expected %zu", options->struct_size, sizeof *options);
-    const uint8_t *img = m->st.map;
-    if (!img || m->st.map_size < 8) return sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "the model's weights are not a mapped safetensors file");
-    uint64_t hn = 0;
-    for (int i = 7; i >= 0; i--) hn = hn << 8 | img[i];
-    if (hn > m->st.map_size - 8) return sbv2_fail(err, SBV2_ERR_FORMAT, "the model's safetensors header is damaged");
-    cJSON *hdr = cJSON_ParseWithLength((const char *)img + 8, (size_t)hn);
-    if (!cJSON_IsObject(hdr)) {
-        cJSON_Delete(hdr);
-        return sbv2_fail(err, SBV2_ERR_FORMAT, "the model's safetensors header is not a JSON object");
-    }
-    char *man = NULL, *hp = NULL, *sv = NULL;
-    int rc = sbv2_aivm_metadata(m, "Safetensors", options ? options->model_file_name : NULL, &man, &hp, &sv, err);
-    char *text = NULL;
-    if (rc == SBV2_OK) {
-        cJSON *meta = cJSON_GetObjectItemCaseSensitive(hdr, "__metadata__");
-        if (!cJSON_IsObject(meta)) {
-            cJSON_DeleteItemFromObjectCaseSensitive(hdr, "__metadata__");
-            meta = cJSON_AddObjectToObject(hdr, "__metadata__");
+    const st_file *st = &m->st;
+    cJSON *hdr = cJSON_CreateObject();
+    cJSON *meta = st->metadata ? cJSON_Parse(st->metadata) : NULL;
+    if (!cJSON_IsObject(meta)) cJSON_Delete(meta), meta = cJSON_CreateObject();
+    char *man = NULL, *hp = NULL, *sv = NULL, *text = NULL;
+    int rc = hdr && meta ? SBV2_OK : sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+    /* tensors in the order of their data (a safetensors file's own order), contiguous */
+    const st_tensor **ord = rc == SBV2_OK ? malloc(sizeof *ord * (st->n_tensors + 1)) : NULL;
+    if (rc == SBV2_OK && !ord) rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+    for (size_t i = 0; ord && i < st->n_tensors; i++) ord[i] = &st->tensors[i];
+    for (size_t i = 1; ord && st->map && i < st->n_tensors; i++) /* insertion sort by address: nearly sorted already */
+        for (size_t k = i; k > 0 && ord[k - 1]->data > ord[k]->data; k--) {
+            const st_tensor *t = ord[k];
+            ord[k] = ord[k - 1], ord[k - 1] = t;
         }
+    size_t off = 0;
+    for (size_t i = 0; rc == SBV2_OK && i < st->n_tensors; i++) {
+        const st_tensor *t = ord[i];
+        cJSON *o = cJSON_CreateObject(), *shape = cJSON_CreateArray(), *offs = cJSON_CreateArray();
+        for (int d = 0; shape && d < t->ndim; d++) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[d]));
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(off + t->nbytes)));
+        off += t->nbytes;
+        if (!o || !shape || !offs) {
+            cJSON_Delete(o), cJSON_Delete(shape), cJSON_Delete(offs);
+            rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+            break;
+        }
+        cJSON_AddStringToObject(o, "dtype", st_dtype_name(t->dtype));
+        cJSON_AddItemToObject(o, "shape", shape);
+        cJSON_AddItemToObject(o, "data_offsets", offs);
+        cJSON_AddItemToObject(hdr, t->name, o);
+    }
+    if (rc == SBV2_OK) rc = sbv2_aivm_metadata(m, "Safetensors", options ? options->model_file_name : NULL, &man, &hp, &sv, err);
+    if (rc == SBV2_OK) {
         const char *keys[3] = {"aivm_manifest", "aivm_hyper_parameters", "aivm_style_vectors"}, *vals[3] = {man, hp, sv};
-        for (int i = 0; meta && i < 3; i++) {
+        for (int i = 0; i < 3; i++) {
             cJSON_DeleteItemFromObjectCaseSensitive(meta, keys[i]);
             cJSON_AddStringToObject(meta, keys[i], vals[i]);
         }
-        text = meta ? cJSON_PrintUnformatted(hdr) : NULL;
-        if (!text) rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory writing the AIVM header");
+        cJSON_AddItemToObject(hdr, "__metadata__", meta);
+        meta = NULL;
+        if (!(text = cJSON_PrintUnformatted(hdr))) rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory writing the AIVM header");
     }
     free(man), free(hp), free(sv);
-    cJSON_Delete(hdr);
-    if (rc != SBV2_OK) return rc;
-    const size_t tl = strlen(text), padded = (tl + 7) & ~(size_t)7;
-    FILE *fp = fopen(path, "wb");
-    if (!fp) {
-        free(text);
-        return sbv2_fail(err, SBV2_ERR_IO, "cannot create %s", path);
+    cJSON_Delete(hdr), cJSON_Delete(meta);
+    FILE *fp = NULL;
+    if (rc == SBV2_OK && !(fp = fopen(path, "wb"))) rc = sbv2_fail(err, SBV2_ERR_IO, "cannot create %s", path);
+    if (rc == SBV2_OK) {
+        const size_t tl = strlen(text), padded = (tl + 7) & ~(size_t)7;
+        uint8_t len8[8];
+        for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+        int ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(text, 1, tl, fp) == tl;
+        for (size_t i = tl; ok && i < padded; i++) ok = fputc(' ', fp) != EOF;
+        for (size_t i = 0; ok && i < st->n_tensors; i++) ok = fwrite(ord[i]->data, 1, ord[i]->nbytes, fp) == ord[i]->nbytes;
+        ok = (fclose(fp) == 0) && ok;
+        if (!ok) remove(path), rc = sbv2_fail(err, SBV2_ERR_IO, "cannot write %s", path);
     }
-    uint8_t len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
-    int ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(text, 1, tl, fp) == tl;
-    for (size_t i = tl; ok && i < padded; i++) ok = fputc(' ', fp) != EOF;
-    const size_t data_n = m->st.map_size - 8 - (size_t)hn;
-    ok = ok && fwrite(img + 8 + hn, 1, data_n, fp) == data_n;
-    ok = (fclose(fp) == 0) && ok;
-    free(text);
-    if (!ok) {
-        remove(path);
-        return sbv2_fail(err, SBV2_ERR_IO, "cannot write %s", path);
-    }
-    return SBV2_OK;
+    free(text), free(ord);
+    return rc;
 }
 
 const char *sbv2_model_aivm_manifest(const sbv2_model *m) { return m ? m->aivm_manifest : NULL; }

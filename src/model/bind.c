@@ -224,7 +224,7 @@ int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
                         float *p = w_alloc(&c, fftc_packed_size(C, C, ks));
                         if (p) fftc_prepare(fc, cv->w, cv->b, C, C, ks, p);
                     }
-                    if ((wino || fft) && !wc->ok && !fc->ok && !cv->packed)
+                    if (c.rc == SBV2_OK && (wino || fft) && !wc->ok && !fc->ok && !cv->packed) /* (not over an earlier error) */
                         c.rc = sbv2_fail(c.err, SBV2_ERR_NO_MEMORY, "out of memory while loading weights");
                     if (wino || fft) {
                         char key[128];

@@ -13,6 +13,9 @@
 #include "core/isa.h"
 #include "formats/npy.h"
 #include "model/layers.h"
+#include "onnx/read.h"
+
+#include <cjson/cJSON.h>
 
 static int read_text(const char *path, char **out, size_t *len, sbv2_error *err) {
     FILE *fp = fopen(path, "rb");
@@ -53,6 +56,8 @@ void sbv2_model_free(sbv2_model *m) {
     free(m->style_vectors);
     free(m->config_json);
     free(m->aivm_manifest);
+    for (size_t i = 0; i < m->n_wname; i++) free(m->wname[i]);
+    free(m->wname), free(m->wname_ptr);
     name_map_free(&m->speakers);
     name_map_free(&m->styles);
     st_close(&m->st);
@@ -100,6 +105,45 @@ int sbv2_model_set_style_vectors(sbv2_model *m, const npy_array *ap, const char 
     return SBV2_OK;
 }
 
+/* config.json and style_vectors.npy into m */
+static int config_and_styles(sbv2_model *m, const char *config_path, const char *sv_path, sbv2_error *err) {
+    char *json = NULL;
+    size_t jlen = 0;
+    int rc = read_text(config_path, &json, &jlen, err);
+    if (rc == SBV2_OK) {
+        rc = sbv2_config_parse(json, jlen, &m->hp, &m->speakers, &m->styles, err);
+        if (rc != SBV2_OK) {
+            char pre[300];
+            snprintf(pre, sizeof pre, "%s: ", config_path);
+            sbv2_error_prefix(err, pre);
+        }
+    }
+    m->config_json = json;
+    if (rc == SBV2_OK) rc = load_style_vectors(m, sv_path, err);
+    return rc;
+}
+
+static int read_file_max(const char *path, size_t max, uint8_t **out, size_t *n, sbv2_error *err) {
+    *out = NULL, *n = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return sbv2_fail(err, SBV2_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(fp), &sb) != 0 || sb.st_size <= 0 || (size_t)sb.st_size > max) {
+        fclose(fp);
+        return sbv2_fail(err, SBV2_ERR_FORMAT, "%s: empty or too large", path);
+    }
+    uint8_t *b = malloc((size_t)sb.st_size);
+    const size_t got = b ? fread(b, 1, (size_t)sb.st_size, fp) : 0;
+    fclose(fp);
+    if (!b) return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory reading %s", path);
+    if (got != (size_t)sb.st_size) {
+        free(b);
+        return sbv2_fail(err, SBV2_ERR_IO, "short read on %s", path);
+    }
+    *out = b, *n = got;
+    return SBV2_OK;
+}
+
 /* The weights (m->st, opened when rc is OK) against the architecture the
  * config names, then bound; frees m on any error. */
 static sbv2_model *finish_load(sbv2_model *m, int rc, const char *st_path, sbv2_error *err) {
@@ -137,21 +181,74 @@ sbv2_model *sbv2_model_load_files(const char *st_path, const char *config_path, 
         sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
         return NULL;
     }
-    char *json = NULL;
-    size_t jlen = 0;
-    int rc = read_text(config_path, &json, &jlen, err);
-    if (rc == SBV2_OK) {
-        rc = sbv2_config_parse(json, jlen, &m->hp, &m->speakers, &m->styles, err);
-        if (rc != SBV2_OK) {
-            char pre[300];
-            snprintf(pre, sizeof pre, "%s: ", config_path);
-            sbv2_error_prefix(err, pre);
-        }
-    }
-    m->config_json = json;
-    if (rc == SBV2_OK) rc = load_style_vectors(m, sv_path, err);
+    int rc = config_and_styles(m, config_path, sv_path, err);
     if (rc == SBV2_OK) rc = st_open(&m->st, st_path, err);
     return finish_load(m, rc, st_path, err);
+}
+
+/* An ONNX file torch.onnx.export wrote: the weights from its initializers,
+ * config and style vectors from its AIVMX metadata (.aivmx) or from
+ * config.json and style_vectors.npy beside it (SBV2's convert_onnx.py). */
+static sbv2_model *load_onnx(const char *path, const char *cfg, const char *sv, sbv2_error *err) {
+    sbv2_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    uint8_t *img = NULL;
+    size_t n = 0;
+    char *meta = NULL;
+    int older = 0, rc = read_file_max(path, (size_t)4 << 30, &img, &n, err);
+    if (rc == SBV2_OK) rc = sbv2_onnx_read(&m->st, img, n, path, &older, &meta, err);
+    free(img); /* the parsed message holds its own copy */
+    cJSON *mj = meta ? cJSON_Parse(meta) : NULL;
+    const int aivmx = cJSON_GetObjectItemCaseSensitive(mj, "aivm_manifest") != NULL;
+    const cJSON *own_hp = cJSON_GetObjectItemCaseSensitive(mj, "sbv2_hyper_parameters");
+    const cJSON *own_sv = cJSON_GetObjectItemCaseSensitive(mj, "sbv2_style_vectors");
+    if (rc == SBV2_OK && !aivmx && cJSON_IsString(own_hp) && cJSON_IsString(own_sv)) { /* sbv2c's own export */
+        rc = sbv2_config_parse(own_hp->valuestring, strlen(own_hp->valuestring), &m->hp, &m->speakers, &m->styles, err);
+        uint8_t *npy = NULL;
+        size_t nn = 0;
+        if (rc == SBV2_OK && (rc = sbv2_base64_decode(own_sv->valuestring, strlen(own_sv->valuestring), &npy, &nn)) != SBV2_OK)
+            sbv2_fail(err, rc, "sbv2_style_vectors: not valid base64");
+        npy_array a;
+        if (rc == SBV2_OK && (rc = npy_parse(&a, npy, nn, err)) == SBV2_OK) {
+            rc = sbv2_model_set_style_vectors(m, &a, "sbv2_style_vectors", err);
+            npy_free(&a);
+        }
+        free(npy);
+        if (rc == SBV2_OK && !(m->config_json = strdup(own_hp->valuestring))) rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+        if (rc != SBV2_OK) {
+            char pre[300];
+            snprintf(pre, sizeof pre, "%s: ", path);
+            sbv2_error_prefix(err, pre);
+        }
+        cJSON_Delete(mj);
+        free(meta);
+        if (rc == SBV2_OK && older != (m->hp.arch == SBV2_ARCH_MULTILINGUAL))
+            rc = sbv2_fail(err, SBV2_ERR_FORMAT, "%s: the graph's inputs do not match the config's architecture", path);
+        return finish_load(m, rc, path, err);
+    }
+    cJSON_Delete(mj);
+    if (rc == SBV2_OK && aivmx) {
+        rc = sbv2_aivm_read_metadata(m, meta, strlen(meta), err);
+        if (rc != SBV2_OK) {
+            char pre[300];
+            snprintf(pre, sizeof pre, "%s: ", path);
+            sbv2_error_prefix(err, pre);
+        }
+    } else if (rc == SBV2_OK) {
+        struct stat sb;
+        if (stat(cfg, &sb) != 0 || stat(sv, &sb) != 0)
+            rc = sbv2_fail(err, SBV2_ERR_NOT_FOUND, "%s has no AIVMX metadata, and %s is not beside it (SBV2's ONNX models need "
+                           "config.json and style_vectors.npy in their folder)", path, stat(cfg, &sb) != 0 ? cfg : sv);
+        else rc = config_and_styles(m, cfg, sv, err);
+    }
+    free(meta);
+    if (rc == SBV2_OK && older != (m->hp.arch == SBV2_ARCH_MULTILINGUAL))
+        rc = sbv2_fail(err, SBV2_ERR_FORMAT, "%s: the graph's inputs are those of the %s architecture, the config's version \"%s\" is not",
+                       path, older ? "older multilingual" : "JP-Extra", m->hp.version);
+    return finish_load(m, rc, path, err);
 }
 
 /* An .aivm file: weights, config and style vectors from the one file. */
@@ -212,20 +309,25 @@ sbv2_model *sbv2_model_load(const char *path, sbv2_error *err) {
             sbv2_fail(err, SBV2_ERR_IO, "cannot read directory %s: %s", path, strerror(errno));
             return NULL;
         }
-        int count = 0;
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL)
-            if (ends_with(e->d_name, ".safetensors") || ends_with(e->d_name, ".aivm")) {
-                if (count++ == 0) snprintf(st_path, sizeof st_path, "%s/%s", path, e->d_name);
-            }
+        /* the weights SBV2 trains (.safetensors) first, then .aivm, then ONNX
+           (a folder often holds a model and its convert_onnx.py export) */
+        static const char *const tiers[3][2] = {{".safetensors", NULL}, {".aivm", NULL}, {".onnx", ".aivmx"}};
+        int count = 0, tier = 0;
+        for (; tier < 3 && count == 0; tier++) {
+            rewinddir(d);
+            struct dirent *e;
+            while ((e = readdir(d)) != NULL)
+                if (ends_with(e->d_name, tiers[tier][0]) || (tiers[tier][1] && ends_with(e->d_name, tiers[tier][1])))
+                    if (count++ == 0) snprintf(st_path, sizeof st_path, "%s/%s", path, e->d_name);
+        }
         closedir(d);
         if (count == 0) {
-            sbv2_fail(err, SBV2_ERR_NOT_FOUND, "no .safetensors or .aivm file in %s", path);
+            sbv2_fail(err, SBV2_ERR_NOT_FOUND, "no model file (.safetensors, .aivm, .onnx, .aivmx) in %s", path);
             return NULL;
         }
         if (count > 1) {
-            sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "%s holds %d .safetensors/.aivm files: pass the path of the one to load",
-                      path, count);
+            sbv2_fail(err, SBV2_ERR_INVALID_ARGUMENT, "%s holds %d %s files: pass the path of the one to load", path, count,
+                      tier == 1 ? ".safetensors" : tier == 2 ? ".aivm" : "ONNX");
             return NULL;
         }
     } else {
@@ -245,12 +347,7 @@ sbv2_model *sbv2_model_load(const char *path, sbv2_error *err) {
     /* the content decides the format, not the name */
     const int kind = sniff(st_path);
     if (kind == 'a') return load_aivm(st_path, err);
-    if (kind == 'o') {
-        sbv2_fail(err, SBV2_ERR_UNSUPPORTED,
-                  "%s is an ONNX file: sbv2c cannot load ONNX models (.onnx, .aivmx) yet; load the .safetensors "
-                  "or .aivm it was made from", st_path);
-        return NULL;
-    }
+    if (kind == 'o') return load_onnx(st_path, cfg, sv, err);
     if (stat(cfg, &sb) != 0) {
         sbv2_fail(err, SBV2_ERR_NOT_FOUND, "config.json not found: %s (it must sit beside the .safetensors)", cfg);
         return NULL;

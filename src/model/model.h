@@ -174,7 +174,18 @@ struct sbv2_model {
     size_t n_owned, cap_owned;
     char *config_json;   /* config.json as read (ONNX metadata) */
     char *aivm_manifest; /* the AIVM manifest (JSON) of an .aivm file, or NULL */
+    /* the parameter names of weights the loader converted or folded (the
+       export names its initializers after them) */
+    const void **wname_ptr;
+    char **wname;
+    size_t n_wname, cap_wname;
 };
+
+/* The parameter name a bound weight pointer came from ("dec.ups.0.weight" for
+ * a folded weight-norm pair), or NULL. */
+const char *sbv2_weight_name(const struct sbv2_model *m, const void *p);
+/* The loader records a converted or folded weight's name (0, or -1 out of memory). */
+int sbv2_weight_name_add(struct sbv2_model *m, const void *p, const char *name);
 
 /* Folds the weight-norm pair under `prefix` again into out (shape[0] *
  * shape[1] * shape[2] floats), for the ONNX export. */

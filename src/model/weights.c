@@ -59,6 +59,15 @@ static const float *get_exact(wctx *c, const char *name, int ndim, const int64_t
     }
     int same = t->ndim == ndim;
     for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
+    if (!same) { /* the same layout with other size-1 dims (ONNX graphs squeeze them, an .aivm made from one keeps that) */
+        int64_t a[ST_MAX_DIMS], b[3];
+        int na = 0, nb = 0;
+        for (int i = 0; i < t->ndim; i++)
+            if (t->shape[i] != 1) a[na++] = t->shape[i];
+        for (int i = 0; i < ndim; i++)
+            if (shape[i] != 1) b[nb++] = shape[i];
+        same = na == nb && !memcmp(a, b, sizeof(int64_t) * (size_t)na);
+    }
     if (!same) {
         char a[128], b[128];
         shape_str(a, sizeof a, t->ndim, t->shape);
@@ -77,7 +86,34 @@ static const float *get_exact(wctx *c, const char *name, int ndim, const int64_t
             c->rc = sbv2_fail(c->err, SBV2_ERR_FORMAT, "tensor '%s' holds a non-finite value", name);
             return NULL;
         }
+    if (sbv2_weight_name_add(c->m, out, name)) {
+        c->rc = sbv2_fail(c->err, SBV2_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
     return out;
+}
+
+int sbv2_weight_name_add(struct sbv2_model *m, const void *p, const char *name) {
+    if (m->n_wname == m->cap_wname) {
+        const size_t cap = m->cap_wname ? 2 * m->cap_wname : 64;
+        const void **np = realloc(m->wname_ptr, sizeof *np * cap);
+        if (np) m->wname_ptr = np;
+        char **nn = np ? realloc(m->wname, sizeof *nn * cap) : NULL;
+        if (!nn) return -1;
+        m->wname = nn, m->cap_wname = cap;
+    }
+    if (!(m->wname[m->n_wname] = strdup(name))) return -1;
+    m->wname_ptr[m->n_wname++] = p;
+    return 0;
+}
+
+const char *sbv2_weight_name(const struct sbv2_model *m, const void *p) {
+    if (!p) return NULL;
+    for (size_t i = 0; i < m->n_wname; i++)
+        if (m->wname_ptr[i] == p) return m->wname[i];
+    for (size_t i = 0; i < m->st.n_tensors; i++) /* read in place from the file */
+        if ((const void *)m->st.tensors[i].data == p && m->st.tensors[i].dtype == ST_F32) return m->st.tensors[i].name;
+    return NULL;
 }
 
 const float *w_get(wctx *c, int ndim, int64_t d0, int64_t d1, int64_t d2, const char *fmt, ...) {
@@ -146,6 +182,10 @@ const float *w_get_wn(wctx *c, const int64_t shape[3], const char *fmt, ...) {
     }
     /* v's mapped pages are not read again (export re-reads them from the file) */
     w_release(c, v, (size_t)shape[0] * inner);
+    if (sbv2_weight_name_add(c->m, w, wname)) {
+        c->rc = sbv2_fail(c->err, SBV2_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
     return w;
 }
 
@@ -158,6 +198,8 @@ void w_drop_folded(wctx *c, const float **w, const char **key, const char *prefi
             char *k = (char *)w_alloc(c, (n + 3) / 4);
             if (!k) return;
             memcpy(k, prefix, n);
+            for (size_t k = 0; k < m->n_wname; k++) /* its address may come back for another weight */
+                if (m->wname_ptr[k] == *w) m->wname_ptr[k] = NULL;
             free(m->owned[i]);
             m->owned[i] = NULL;
             *w = NULL;

@@ -183,6 +183,21 @@ const char *ob_weight(ob_graph *g, const float *data, int ndim, const int64_t *d
     return add_init(g, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, ndim, dims, data, numel(ndim, dims) * 4, "w");
 }
 
+const char *ob_weight_named(ob_graph *g, const char *name, const float *data, int ndim, const int64_t *dims) {
+    if (!name || !*name) return ob_weight(g, data, ndim, dims);
+    for (size_t i = 0; i < g->inits.n; i++) /* a weight used twice: the first use keeps the name */
+        if (!strcmp(((Onnx__TensorProto *)g->inits.v[i])->name, name)) return ob_weight(g, data, ndim, dims);
+    Onnx__TensorProto *t = new_tensor(g, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, ndim, dims);
+    const size_t l = strlen(name) + 1;
+    char *nm = t ? arena(g, l) : NULL;
+    if (!nm) return "";
+    memcpy(nm, name, l);
+    t->name = nm;
+    t->has_raw_data = 1, t->raw_data.len = numel(ndim, dims) * 4, t->raw_data.data = (uint8_t *)data;
+    push(g, &g->inits, t);
+    return t->name;
+}
+
 /* Small constants are copied into the graph's arena. */
 static const char *copy_const(ob_graph *g, int dtype, size_t elsize, int ndim, const int64_t *dims, const void *vals) {
     size_t bytes = numel(ndim, dims) * elsize;

@@ -37,6 +37,9 @@ void ob_attr_tensor_f32(ob_graph *g, ob_node *n, const char *name, float v);
 float *ob_alloc_f32(ob_graph *g, size_t n);
 /* Initializers. f32 borrows `data` (it must outlive ob_write). */
 const char *ob_weight(ob_graph *g, const float *data, int ndim, const int64_t *dims);
+/* The same under the parameter's own name (when unused; else a fresh one), so
+ * the file can be read back by name. */
+const char *ob_weight_named(ob_graph *g, const char *name, const float *data, int ndim, const int64_t *dims);
 const char *ob_const_i64(ob_graph *g, int ndim, const int64_t *dims, const int64_t *vals);
 const char *ob_const_f32(ob_graph *g, int ndim, const int64_t *dims, const float *vals); /* copied */
 const char *ob_scalar_i64(ob_graph *g, int64_t v);

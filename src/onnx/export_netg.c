@@ -90,14 +90,27 @@ static const float *weight_data(ex *x, const float *w, const char *wn_key, const
     return buf;
 }
 
+/* A weight under the parameter name it was loaded from, so sbv2c reads the
+ * file back by name (a folded weight-norm pair: <prefix>.weight). */
+static const char *xw(ex *x, const float *data, int ndim, const int64_t *dims) {
+    return ob_weight_named(x->g, sbv2_weight_name(x->m, data), data, ndim, dims);
+}
+
+static const char *wn_w(ex *x, const float *w, const char *wn_key, int64_t d[3]) {
+    char name[256];
+    if (w) return xw(x, w, 3, d);
+    snprintf(name, sizeof name, "%s.weight", wn_key ? wn_key : "");
+    return ob_weight_named(x->g, wn_key ? name : NULL, weight_data(x, w, wn_key, d), 3, d);
+}
+
 static const char *conv_w(ex *x, const conv1d_t *c) {
     int64_t d[3] = {c->cout, c->cin, c->k};
-    return ob_weight(x->g, weight_data(x, c->w, c->wn_key, d), 3, d);
+    return wn_w(x, c->w, c->wn_key, d);
 }
 
 static const char *bias_w(ex *x, const float *b, int n) {
     int64_t d = n;
-    return ob_weight(x->g, b, 1, &d);
+    return xw(x, b, 1, &d);
 }
 
 /* Conv1d, stride 1, zero padding pad_l/pad_r, optional groups. */
@@ -116,7 +129,7 @@ static const char *conv1x1(ex *x, const char *in, const conv1d_t *c) { return co
 /* Linear(in -> out) on [B, in]: Gemm with the PyTorch [out, in] weight. */
 static const char *linear(ex *x, const char *in, const conv1d_t *c) {
     int64_t d[2] = {c->cout, c->cin};
-    ob_node *nd = node(x, "Gemm", 3, in, ob_weight(x->g, c->w, 2, d), bias_w(x, c->b, c->cout));
+    ob_node *nd = node(x, "Gemm", 3, in, xw(x, c->w, 2, d), bias_w(x, c->b, c->cout));
     ob_attr_int(x->g, nd, "transB", 1);
     return ob_out(nd, 0);
 }
@@ -185,7 +198,7 @@ static const char *mha(ex *x, const mha_t *a, const char *in, len_ctx *lc) {
     const char *scores = OP(x, "MatMul", qs, k);
     /* relative keys: rel[b,h,i,r] = qs_i . Ek[r], placed on the band j = i + r - W */
     int64_t ed[2] = {2 * W + 1, kc};
-    const char *ek = ob_weight(x->g, a->rel_k, 2, ed);
+    const char *ek = xw(x, a->rel_k, 2, ed);
     static const int64_t p10[2] = {1, 0};
     const char *rel = OP(x, "MatMul", qs, transpose(x, ek, 2, p10));
     ob_node *ge = node(x, "GatherElements", 2, rel, OP(x, "Expand", lc->band_idx, OP(x, "Shape", scores)));
@@ -201,7 +214,7 @@ static const char *mha(ex *x, const mha_t *a, const char *in, len_ctx *lc) {
     const char *rshape = concat0(x, slice(x, OP(x, "Shape", scores), 0, 0, 3), ivec(x, 1, I(2 * W + 1)), NULL);
     ob_node *cc = node(x, "GatherElements", 2, pp, OP(x, "Expand", lc->rel_idx, rshape));
     ob_attr_int(x->g, cc, "axis", 3);
-    const char *ev = ob_weight(x->g, a->rel_v, 2, ed);
+    const char *ev = xw(x, a->rel_v, 2, ed);
     out = OP(x, "Add", out, OP(x, "MatMul", ob_out(cc, 0), ev));
     out = OP(x, "Reshape", transpose(x, out, 4, p0132), ivec(x, 3, I(0), I(H), I(-1)));
     return conv1x1(x, out, &a->o);
@@ -232,7 +245,7 @@ static const char *encoder(ex *x, const encoder_t *e, const char *in, len_ctx *l
 
 static const char *embedding(ex *x, const float *w, int n, int H, const char *ids) {
     int64_t d[2] = {n, H};
-    ob_node *nd = node(x, "Gather", 2, ob_weight(x->g, w, 2, d), ids);
+    ob_node *nd = node(x, "Gather", 2, xw(x, w, 2, d), ids);
     ob_attr_int(x->g, nd, "axis", 0);
     return ob_out(nd, 0); /* [B,L,H] */
 }
@@ -388,7 +401,7 @@ static const char *sdp_reverse(ex *x, const char *enc_x, const char *mask, const
     for (int i = s->n_cf - 1; i >= 1; i--) z = convflow_reverse(x, &s->cf[i], flip2(x, z), mask, h);
     z = flip2(x, z);
     int64_t d[2] = {2, 1};
-    z = OP(x, "Mul", OP(x, "Sub", z, ob_weight(x->g, s->ea_m, 2, d)), OP(x, "Exp", OP(x, "Neg", ob_weight(x->g, s->ea_logs, 2, d))));
+    z = OP(x, "Mul", OP(x, "Sub", z, xw(x, s->ea_m, 2, d)), OP(x, "Exp", OP(x, "Neg", xw(x, s->ea_logs, 2, d))));
     z = OP(x, "Mul", z, mask);
     return slice(x, z, 1, 0, 1);
 }
@@ -437,7 +450,7 @@ static const char *decoder(ex *x, const char *z) {
     for (int i = 0; i < hp->n_ups; i++) {
         const ups_t *u = &d->ups[i];
         int64_t wd[3] = {u->cin, u->cout, u->k};
-        ob_node *ct = node(x, "ConvTranspose", 3, leaky(x, h, 0.1f), ob_weight(x->g, weight_data(x, u->w, u->wn_key, wd), 3, wd),
+        ob_node *ct = node(x, "ConvTranspose", 3, leaky(x, h, 0.1f), wn_w(x, u->w, u->wn_key, wd),
                            bias_w(x, u->b, u->cout));
         int64_t k = u->k, s = u->stride, pads[2] = {u->pad, u->pad};
         ob_attr_ints(x->g, ct, "kernel_shape", 1, &k);
@@ -489,7 +502,7 @@ int sbv2_build_netg_graph(ob_graph *g, const sbv2_model *m) {
 
     /* speaker embedding g = emb_g(sid) */
     int64_t ed[2] = {m->hp.n_speakers, m->hp.gin_channels};
-    ob_node *ge = node(x, "Gather", 2, ob_weight(g, m->emb_g, 2, ed), "sid");
+    ob_node *ge = node(x, "Gather", 2, ob_weight_named(g, sbv2_weight_name(m, m->emb_g), m->emb_g, 2, ed), "sid");
     ob_attr_int(g, ge, "axis", 0);
     x->g_vec = ob_out(ge, 0);
     x->g_col = unsqueeze(x, x->g_vec, 2);
