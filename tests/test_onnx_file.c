@@ -98,6 +98,152 @@ static void check_signature(const Onnx__ModelProto *m, int multi) {
     CHECK(wn == 0, "initializers must be fp32 (or int64 constants)");
 }
 
+/* ---- malformed ONNX files: each a precise error when loaded ----------------- */
+
+static int write_model(const Onnx__ModelProto *m, const char *path) {
+    const size_t n = onnx__model_proto__get_packed_size(m);
+    uint8_t *b = malloc(n ? n : 1);
+    if (!b) return 0;
+    onnx__model_proto__pack(m, b);
+    FILE *f = fopen(path, "wb");
+    const int ok = f && fwrite(b, 1, n, f) == n;
+    if (f) fclose(f);
+    free(b);
+    return ok;
+}
+
+static Onnx__TensorProto *init_named(Onnx__ModelProto *m, const char *name) {
+    for (size_t i = 0; i < m->graph->n_initializer; i++)
+        if (!strcmp(m->graph->initializer[i]->name, name)) return m->graph->initializer[i];
+    return NULL;
+}
+
+/* loads path and expects an error whose message holds word */
+static void expect_load_error(const char *what, const char *path, const char *word) {
+    sbv2_error err = {0, ""};
+    sbv2_model *x = sbv2_model_load(path, &err);
+    CHECK(!x && strstr(err.message, word), "%s: %s (wanted an error with '%s')", what, x ? "loaded" : err.message, word);
+    if (!x) printf("ok   %s: %s\n", what, err.message);
+    sbv2_model_free(x);
+}
+
+static void malformed_onnx(const char *dir) {
+    char src[512], cfg[512], sv[512], path[600], cmd[2048];
+    snprintf(src, sizeof src, "%s/netg/tiny-jp-extra/model.onnx", SBV2_GOLDEN_DIR);
+    /* SBV2's model.onnx, with its config.json and style_vectors.npy beside */
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir), snprintf(sv, sizeof sv, "%s/style_vectors.npy", dir);
+    snprintf(cmd, sizeof cmd, "cp '%s/netg/tiny-jp-extra/config.json' '%s/netg/tiny-jp-extra/style_vectors.npy' '%s/'", SBV2_GOLDEN_DIR,
+             SBV2_GOLDEN_DIR, dir);
+    CHECK(system(cmd) == 0, "cannot copy the golden config");
+    size_t n = 0;
+    char *img = read_whole_file(src, &n);
+    CHECK(img != NULL, "cannot read %s", src);
+    if (!img) return;
+    snprintf(path, sizeof path, "%s/cut.onnx", dir);
+    FILE *f = fopen(path, "wb");
+    if (f) fwrite(img, 1, n / 3, f), fclose(f);
+    expect_load_error("truncated protobuf", path, "not a valid ONNX protobuf");
+    free(img);
+    static const struct { const char *what, *word; int edit; } cases[] = {
+        {"an input renamed", "no input 'sid'", 0},
+        {"an initializer of the wrong type", "missing tensor 'enc_p.emb.weight'", 1},
+        {"an initializer missing", "missing tensor 'enc_p.tone_emb.weight'", 2},
+        {"a shape contradicting config.json", "has shape [24, 112], but config.json implies", 3},
+        {"raw data shorter than the shape", "holds 10748 bytes", 4},
+        {"a folded decoder weight whose node lost its name", "dec.ups.0.weight", 5},
+        {"AIVMX manifest failing the schema", "AIVM manifest: uuid", 6},
+        {"AIVMX style vectors that are not .npy", "AIVM style vectors", 7},
+        {"ja_bert without en_bert", "ja_bert but not en_bert", 8},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        Onnx__ModelProto *m = read_model(src);
+        CHECK(m != NULL, "cannot parse %s", src);
+        if (!m) return;
+        Onnx__GraphProto *g = m->graph;
+        char *saved_name = NULL;
+        Onnx__TensorProto *t = NULL;
+        switch (cases[k].edit) {
+        case 0: for (size_t i = 0; i < g->n_input; i++) if (!strcmp(g->input[i]->name, "sid")) saved_name = g->input[i]->name, g->input[i]->name = "speaker"; break;
+        case 1: if ((t = init_named(m, "enc_p.emb.weight"))) t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT32; break;
+        case 2: if ((t = init_named(m, "enc_p.tone_emb.weight"))) saved_name = t->name, t->name = "enc_p.tone_emb.weight_gone"; break;
+        case 3: if ((t = init_named(m, "enc_p.emb.weight"))) t->dims[0] = 24, t->dims[1] = 112; break;
+        case 4: if ((t = init_named(m, "enc_p.emb.weight"))) t->raw_data.len -= 4; break;
+        case 5:
+            for (size_t i = 0; i < g->n_node; i++)
+                if (g->node[i]->name && !strcmp(g->node[i]->name, "/dec/ups.0/ConvTranspose")) saved_name = g->node[i]->name, g->node[i]->name = "";
+            break;
+        default: break;
+        }
+        Onnx__StringStringEntryProto e[3] = {ONNX__STRING_STRING_ENTRY_PROTO__INIT, ONNX__STRING_STRING_ENTRY_PROTO__INIT,
+                                             ONNX__STRING_STRING_ENTRY_PROTO__INIT};
+        Onnx__StringStringEntryProto *ep[3] = {&e[0], &e[1], &e[2]};
+        Onnx__StringStringEntryProto **saved_meta = m->metadata_props;
+        size_t saved_n = m->n_metadata_props;
+        char *hp = NULL, *man = NULL;
+        if (cases[k].edit == 6 || cases[k].edit == 7) { /* AIVMX keys, from an .aivm this test writes */
+            sbv2_error err = {0, ""};
+            char ap[600];
+            snprintf(ap, sizeof ap, "%s/tmp.aivm", dir);
+            sbv2_model *mm = sbv2_model_load(src, &err);
+            if (mm && sbv2_export_aivm(mm, ap, NULL, &err) == SBV2_OK) {
+                size_t an = 0;
+                char *a = read_whole_file(ap, &an);
+                uint64_t hn = 0;
+                for (int i = 7; a && i >= 0; i--) hn = hn << 8 | (uint8_t)a[i];
+                cJSON *h = a ? cJSON_ParseWithLength(a + 8, (size_t)hn) : NULL, *md = cJSON_GetObjectItem(h, "__metadata__");
+                man = strdup(cJSON_GetObjectItem(md, "aivm_manifest")->valuestring);
+                hp = strdup(cJSON_GetObjectItem(md, "aivm_hyper_parameters")->valuestring);
+                cJSON_Delete(h), free(a);
+            }
+            sbv2_model_free(mm);
+            if (man && cases[k].edit == 6) {
+                char *u = strstr(man, "\"uuid\":\"");
+                if (u) u[8] = 'z';
+            }
+            e[0].key = "aivm_manifest", e[0].value = man ? man : "";
+            e[1].key = "aivm_hyper_parameters", e[1].value = hp ? hp : "";
+            e[2].key = "aivm_style_vectors", e[2].value = cases[k].edit == 7 ? "QUJDRA==" : "k05VTVBZ";
+            m->metadata_props = ep, m->n_metadata_props = 3;
+        }
+        Onnx__ValueInfoProto *removed = NULL;
+        if (cases[k].edit == 8) /* JP-Extra's graph with the older architecture's ja_bert only */
+            for (size_t i = 0; i < g->n_input; i++)
+                if (!strcmp(g->input[i]->name, "bert")) {
+                    removed = g->input[i];
+                    Onnx__ValueInfoProto *copy = malloc(sizeof *copy);
+                    *copy = *removed;
+                    copy->name = "ja_bert";
+                    Onnx__ValueInfoProto **ins = malloc(sizeof *ins * (g->n_input + 1));
+                    memcpy(ins, g->input, sizeof *ins * g->n_input);
+                    ins[g->n_input] = copy;
+                    removed = (Onnx__ValueInfoProto *)g->input; /* remember the old array */
+                    g->input = ins, g->n_input++;
+                    break;
+                }
+        snprintf(path, sizeof path, "%s/case%zu.onnx", dir, k);
+        CHECK(write_model(m, path), "cannot write %s", path);
+        expect_load_error(cases[k].what, path, cases[k].word);
+        /* restore what the unpacked message owns before freeing it */
+        if (cases[k].edit == 0)
+            for (size_t i = 0; i < g->n_input; i++) if (!strcmp(g->input[i]->name, "speaker")) g->input[i]->name = saved_name;
+        if (cases[k].edit == 2 && t) t->name = saved_name;
+        if (cases[k].edit == 4 && t) t->raw_data.len += 4;
+        if (cases[k].edit == 5)
+            for (size_t i = 0; i < g->n_node; i++) if (g->node[i]->name && !*g->node[i]->name) g->node[i]->name = saved_name;
+        if (cases[k].edit == 8 && removed) {
+            free(g->input[g->n_input - 1]);
+            free(g->input);
+            g->input = (Onnx__ValueInfoProto **)removed, g->n_input--;
+        }
+        m->metadata_props = saved_meta, m->n_metadata_props = saved_n;
+        free(man), free(hp);
+        onnx__model_proto__free_unpacked(m, NULL);
+        remove(path);
+    }
+    snprintf(path, sizeof path, "%s/tmp.aivm", dir), remove(path);
+    remove(cfg), remove(sv);
+}
+
 int main(void) {
     golden_dir_or_skip(SBV2_GOLDEN_DIR);
     char dir[] = "/tmp/sbv2_onnx_XXXXXX";
@@ -169,6 +315,7 @@ int main(void) {
         sbv2_model_free(model);
         remove(out), remove(outx);
     }
+    malformed_onnx(dir);
     rmdir(dir);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
