@@ -3,8 +3,9 @@
  * newest first and a config.json; the newest .safetensors (or .aivm) is the
  * one used. AivisSpeech's .aivm files are models too, in a folder or right in
  * the root (named by their stem); their speakers and styles are read from
- * the header (aivm_hyper_parameters) without loading them. .aivmx (ONNX) files
- * are not listed: sbv2c cannot load ONNX yet. */
+ * the header (aivm_hyper_parameters) without loading them. .aivmx files (ONNX)
+ * likewise, from their metadata_props; a folder's .onnx (SBV2's
+ * convert_onnx.py) uses the folder's config.json. */
 #include "registry.h"
 
 #include <dirent.h>
@@ -52,6 +53,56 @@ static char *aivm_hyper_parameters(const char *path) {
     return out;
 }
 
+/* protobuf, just enough to walk ModelProto's top level and skip the graph */
+static int pb_varint(FILE *f, unsigned long long *v) {
+    *v = 0;
+    for (int sh = 0; sh < 64; sh += 7) {
+        const int c = fgetc(f);
+        if (c == EOF) return -1;
+        *v |= (unsigned long long)(c & 0x7f) << sh;
+        if (!(c & 0x80)) return 0;
+    }
+    return -1;
+}
+
+/* metadata_props[key] of an ONNX file (ModelProto field 14: key 1, value 2), or NULL */
+static char *onnx_meta(const char *path, const char *key) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *out = NULL;
+    unsigned long long tag, len;
+    while (!out && pb_varint(f, &tag) == 0) {
+        const int wt = (int)(tag & 7);
+        if (wt == 0) { if (pb_varint(f, &len)) break; continue; }
+        if (wt == 1 || wt == 5) { if (fseek(f, wt == 1 ? 8 : 4, SEEK_CUR)) break; continue; }
+        if (wt != 2 || pb_varint(f, &len) || len > (1ull << 40)) break;
+        if ((tag >> 3) != 14 || len > (64u << 20)) { /* not metadata: skip (the graph is most of the file) */
+            if (fseek(f, (long)len, SEEK_CUR)) break;
+            continue;
+        }
+        unsigned char *e = malloc((size_t)len + 1);
+        if (!e || fread(e, 1, (size_t)len, f) != (size_t)len) { free(e); break; }
+        const char *k = NULL, *v = NULL;
+        size_t kl = 0, vl = 0;
+        for (size_t i = 0; i < len;) { /* StringStringEntryProto: two strings */
+            const unsigned t = e[i++];
+            unsigned long long l = 0;
+            for (int sh = 0; i < len && sh < 64; sh += 7) {
+                l |= (unsigned long long)(e[i] & 0x7f) << sh;
+                if (!(e[i++] & 0x80)) break;
+            }
+            if ((t & 7) != 2 || l > len - i) break;
+            if (t >> 3 == 1) k = (const char *)e + i, kl = (size_t)l;
+            else if (t >> 3 == 2) v = (const char *)e + i, vl = (size_t)l;
+            i += (size_t)l;
+        }
+        if (k && v && kl == strlen(key) && !memcmp(k, key, kl) && (out = malloc(vl + 1))) memcpy(out, v, vl), out[vl] = '\0';
+        free(e);
+    }
+    fclose(f);
+    return out;
+}
+
 static void entry_free(model_entry *e) {
     if (!e) return;
     sbv2_model_free(e->model);
@@ -70,16 +121,21 @@ static model_entry *scan_folder(const char *root, const char *name) {
     struct stat st;
     double newest = -1;
     for (struct dirent *de; d && (de = readdir(d));) {
-        if (de->d_name[0] == '.' || !(ends_with(de->d_name, ".safetensors") || ends_with(de->d_name, ".aivm"))) continue;
+        if (de->d_name[0] == '.' || !(ends_with(de->d_name, ".safetensors") || ends_with(de->d_name, ".aivm") ||
+                                      ends_with(de->d_name, ".onnx") || ends_with(de->d_name, ".aivmx")))
+            continue;
         char p[8192];
         snprintf(p, sizeof p, "%s/%s", e->dir, de->d_name);
         if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        const double mt = (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec;
+        /* safetensors/aivm before ONNX (a folder often holds a model and its
+           convert_onnx.py export, which loads slower), then the newest */
+        const int onnx = ends_with(de->d_name, ".onnx") || ends_with(de->d_name, ".aivmx");
+        const double mt = (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec + (onnx ? 0 : 1e12);
         if (mt > newest) newest = mt, snprintf(e->file, sizeof e->file, "%s", p);
     }
     if (d) closedir(d);
     char *js = newest >= 0 && stat(e->config, &st) == 0 ? slurp(e->config, 1 << 20) : NULL;
-    if (!js && newest >= 0 && ends_with(e->file, ".aivm") && (js = aivm_hyper_parameters(e->file)))
+    if (!js && newest >= 0 && (js = ends_with(e->file, ".aivm") ? aivm_hyper_parameters(e->file) : onnx_meta(e->file, "aivm_hyper_parameters")))
         snprintf(e->config, sizeof e->config, "%s", e->file); /* the config lives in the file */
     cJSON *root_j = js ? cJSON_Parse(js) : NULL;
     free(js);
@@ -95,15 +151,16 @@ static model_entry *scan_folder(const char *root, const char *name) {
     return e;
 }
 
-/* An .aivm right in the root: a model named by the file's stem. */
+/* An .aivm or .aivmx right in the root: a model named by the file's stem. */
 static model_entry *scan_file(const char *root, const char *fname) {
     model_entry *e = calloc(1, sizeof *e);
     if (!e) return NULL;
-    snprintf(e->name, sizeof e->name, "%.*s", (int)(strlen(fname) - strlen(".aivm")), fname);
+    const int x = ends_with(fname, ".aivmx");
+    snprintf(e->name, sizeof e->name, "%.*s", (int)(strlen(fname) - strlen(x ? ".aivmx" : ".aivm")), fname);
     snprintf(e->dir, sizeof e->dir, "%s", root);
     snprintf(e->file, sizeof e->file, "%s/%s", root, fname);
     snprintf(e->config, sizeof e->config, "%s", e->file);
-    char *js = aivm_hyper_parameters(e->file);
+    char *js = x ? onnx_meta(e->file, "aivm_hyper_parameters") : aivm_hyper_parameters(e->file);
     cJSON *root_j = js ? cJSON_Parse(js) : NULL;
     free(js);
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(root_j, "data");
@@ -131,7 +188,7 @@ static int scan(registry *r, model_entry ***out, size_t *n_out, sbv2_error *err)
         char p[8192];
         struct stat st;
         snprintf(p, sizeof p, "%s/%s", r->root, de->d_name);
-        if (stat(p, &st) != 0 || !(S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && ends_with(de->d_name, ".aivm")))) continue;
+        if (stat(p, &st) != 0 || !(S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && (ends_with(de->d_name, ".aivm") || ends_with(de->d_name, ".aivmx"))))) continue;
         if (n == cap) {
             char **q = realloc(names, sizeof *names * (cap = cap ? 2 * cap : 16));
             if (!q) break;
@@ -145,7 +202,8 @@ static int scan(registry *r, model_entry ***out, size_t *n_out, sbv2_error *err)
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         model_entry *e = !list || !names[i] ? NULL
-                         : ends_with(names[i], ".aivm") ? scan_file(r->root, names[i]) : scan_folder(r->root, names[i]);
+                         : ends_with(names[i], ".aivm") || ends_with(names[i], ".aivmx") ? scan_file(r->root, names[i])
+                                                                                           : scan_folder(r->root, names[i]);
         if (e) list[k++] = e;
         free(names[i]);
     }

@@ -266,6 +266,36 @@ async function main() {
   const pre = await fetch(`${K.url}/voice`, { method: 'OPTIONS' });
   ok(pre.status === 204 && /POST/.test(pre.headers.get('access-control-allow-methods') || ''), 'CORS preflight');
 
+  // --- AivisSpeech's files and SBV2's ONNX exports as models: an .aivm and an .aivmx
+  // right in the models folder, a folder with SBV2's model.onnx; each gives v01's golden audio
+  {
+    const AM = path.join(TMP, 'aivm-models');
+    fs.mkdirSync(path.join(AM, 'sbv2-onnx'), { recursive: true });
+    for (const f of ['config.json', 'style_vectors.npy', 'model.onnx'])
+      fs.symlinkSync(path.join(GOLDEN, 'netg', 'tiny-jp-extra', f), path.join(AM, 'sbv2-onnx', f));
+    const jpx = path.join(GOLDEN, 'netg', 'tiny-jp-extra', 'model.safetensors');
+    const c1 = spawnSync(SBV2, ['convert', jpx, '--aivm', '-o', path.join(AM, 'voice.aivm')]);
+    const c2 = spawnSync(SBV2, ['convert', jpx, '--aivmx', '-o', path.join(AM, 'voicex.aivmx')]);
+    ok(c1.status === 0 && c2.status === 0, 'sbv2 convert --aivm / --aivmx');
+    const A = await start(['--models', AM, '--threads', '2', '--quiet']);
+    const info = await (await fetch(`${A.url}/models/info`)).json();
+    const names = Object.values(info).map((m) => path.basename(m.model_path)).join(',');
+    ok(names === 'model.onnx,voice.aivm,voicex.aivmx', '/models/info lists the ONNX folder, the .aivm and the .aivmx', names);
+    const gold = fs.readFileSync(path.join(GOLDEN, 'tts', 'cases', 'v01_short', 'audio.wav'));
+    const v01 = cases.find((c) => c.id === 'v01_short').params;
+    for (const name of ['sbv2-onnx', 'voice', 'voicex']) {
+      const q = new URLSearchParams({ text: v01.text, model_name: name, noise: '0', noisew: '0' }); // default style: ノーマル in AIVM files
+      const r = await fetch(`${A.url}/voice?${q}`);
+      const wav = Buffer.from(await r.arrayBuffer());
+      const d = r.status === 200 ? maxLsb(pcmOfWav(wav), pcmOfWav(gold)) : -1;
+      ok(r.status === 200 && d >= 0 && d <= 1, `/voice on ${name} = TTSModel.infer (±1 LSB)`, `status ${r.status} ${r.status !== 200 ? wav.toString() : ''}, ${d} LSB`);
+    }
+    const sp = await fetch(`${A.url}/v1/audio/speech`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: 'voice', input: v01.text, voice: 'ノーマル', response_format: 'wav' }) });
+    ok(sp.status === 200, '/v1/audio/speech with an AIVM style name as the voice', `status ${sp.status}`);
+    A.proc.kill('SIGTERM');
+  }
+
   // --- SIGTERM: the request in flight finishes, then exit 0
   {
     const r = fetch(`${K.url}/voice?${new URLSearchParams({ text: cases.find((c) => c.id === 'v04_long').params.text.slice(0, 90), stream: 'true' })}`,
