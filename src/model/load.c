@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <stdint.h>
 
@@ -123,24 +126,20 @@ static int config_and_styles(sbv2_model *m, const char *config_path, const char 
     return rc;
 }
 
-static int read_file_max(const char *path, size_t max, uint8_t **out, size_t *n, sbv2_error *err) {
+/* A read-only private mapping of a whole file. */
+static int map_file(const char *path, uint8_t **out, size_t *n, sbv2_error *err) {
     *out = NULL, *n = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return sbv2_fail(err, SBV2_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return sbv2_fail(err, SBV2_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || sb.st_size <= 0 || (size_t)sb.st_size > max) {
-        fclose(fp);
-        return sbv2_fail(err, SBV2_ERR_FORMAT, "%s: empty or too large", path);
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0) {
+        close(fd);
+        return sbv2_fail(err, SBV2_ERR_FORMAT, "%s is empty or not a regular file", path);
     }
-    uint8_t *b = malloc((size_t)sb.st_size);
-    const size_t got = b ? fread(b, 1, (size_t)sb.st_size, fp) : 0;
-    fclose(fp);
-    if (!b) return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory reading %s", path);
-    if (got != (size_t)sb.st_size) {
-        free(b);
-        return sbv2_fail(err, SBV2_ERR_IO, "short read on %s", path);
-    }
-    *out = b, *n = got;
+    void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return sbv2_fail(err, SBV2_ERR_IO, "cannot map %s: %s", path, strerror(errno));
+    *out = p, *n = (size_t)sb.st_size;
     return SBV2_OK;
 }
 
@@ -198,9 +197,9 @@ static sbv2_model *load_onnx(const char *path, const char *cfg, const char *sv, 
     uint8_t *img = NULL;
     size_t n = 0;
     char *meta = NULL;
-    int older = 0, rc = read_file_max(path, (size_t)4 << 30, &img, &n, err);
-    if (rc == SBV2_OK) rc = sbv2_onnx_read(&m->st, img, n, path, &older, &meta, err);
-    free(img); /* the parsed message holds its own copy */
+    int older = 0, rc = map_file(path, &img, &n, err);
+    if (rc == SBV2_OK) rc = sbv2_onnx_read(&m->st, img, n, 1, path, &older, &meta, err);
+    if (img) munmap(img, n); /* the parsed messages hold their own copies */
     cJSON *mj = meta ? cJSON_Parse(meta) : NULL;
     const int aivmx = cJSON_GetObjectItemCaseSensitive(mj, "aivm_manifest") != NULL;
     const cJSON *own_hp = cJSON_GetObjectItemCaseSensitive(mj, "sbv2_hyper_parameters");

@@ -15,24 +15,128 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "formats/safetensors.h"
 #include "onnx.pb-c.h"
 #include "onnx/read.h"
 
 typedef struct {
+    /* the model and graph shells, their messages unpacked one by one */
     Onnx__ModelProto *model;
+    Onnx__GraphProto *graph;
     void **bufs; /* converted copies (transposed, negated, fp16 widened) */
     size_t n_bufs;
 } owner_t;
+
+static void free_messages(owner_t *o) {
+    Onnx__GraphProto *g = o->graph;
+    for (size_t i = 0; g && i < g->n_node; i++) onnx__node_proto__free_unpacked(g->node[i], NULL);
+    for (size_t i = 0; g && i < g->n_initializer; i++) onnx__tensor_proto__free_unpacked(g->initializer[i], NULL);
+    for (size_t i = 0; g && i < g->n_input; i++) onnx__value_info_proto__free_unpacked(g->input[i], NULL);
+    if (g) free(g->node), free(g->initializer), free(g->input), g->node = NULL, g->n_node = 0, g->initializer = NULL, g->n_initializer = 0, g->input = NULL, g->n_input = 0;
+    Onnx__ModelProto *m = o->model;
+    for (size_t i = 0; m && i < m->n_metadata_props; i++) onnx__string_string_entry_proto__free_unpacked(m->metadata_props[i], NULL);
+    if (m) free(m->metadata_props), m->metadata_props = NULL, m->n_metadata_props = 0;
+}
 
 static void release(void *p) {
     owner_t *o = p;
     if (!o) return;
     for (size_t i = 0; i < o->n_bufs; i++) free(o->bufs[i]);
     free(o->bufs);
-    if (o->model) onnx__model_proto__free_unpacked(o->model, NULL);
-    free(o);
+    free_messages(o);
+    free(o->graph), free(o->model), free(o);
+}
+
+/* ---- ModelProto and GraphProto walked field by field: each node, initializer
+ * and input is unpacked on its own (protobuf-c), so an initializer's bytes in
+ * the file can be dropped once copied (peak memory ~ one copy of the weights) */
+
+static int pb_varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v) {
+    *v = 0;
+    for (int sh = 0; sh < 64 && *i < n; sh += 7) {
+        const uint8_t c = p[(*i)++];
+        *v |= (uint64_t)(c & 0x7f) << sh;
+        if (!(c & 0x80)) return 0;
+    }
+    return -1;
+}
+
+/* the next field: its number, and for length-delimited ones the bytes; -1 at a malformed field */
+static int pb_next(const uint8_t *p, size_t n, size_t *i, uint64_t *field, const uint8_t **sub, size_t *len) {
+    uint64_t tag, v;
+    if (pb_varint(p, n, i, &tag)) return -1;
+    *field = tag >> 3, *sub = NULL, *len = 0;
+    switch (tag & 7) {
+    case 0: return pb_varint(p, n, i, &v);
+    case 1: if (n - *i < 8) return -1; *i += 8; return 0;
+    case 5: if (n - *i < 4) return -1; *i += 4; return 0;
+    case 2:
+        if (pb_varint(p, n, i, &v) || v > n - *i) return -1;
+        *sub = p + *i, *len = (size_t)v, *i += (size_t)v;
+        return 0;
+    default: return -1; /* groups: not in onnx.proto */
+    }
+}
+
+static int grow(void ***arr, size_t *n, size_t *cap, void *item) {
+    if (*n == *cap) {
+        const size_t c = *cap ? 2 * *cap : 64;
+        void **a = realloc(*arr, sizeof *a * c);
+        if (!a) return -1;
+        *arr = a, *cap = c;
+    }
+    (*arr)[(*n)++] = item;
+    return 0;
+}
+
+/* drop: the image is a file mapping whose pages may be released once read */
+static int unpack_model(owner_t *o, const uint8_t *data, size_t size, int drop) {
+    if (!(o->model = calloc(1, sizeof *o->model)) || !(o->graph = calloc(1, sizeof *o->graph))) return SBV2_ERR_NO_MEMORY;
+    onnx__model_proto__init(o->model), onnx__graph_proto__init(o->graph);
+    Onnx__ModelProto *m = o->model;
+    Onnx__GraphProto *g = o->graph;
+    size_t cap_meta = 0, cap_node = 0, cap_init = 0, cap_in = 0, graphs = 0;
+    const uint8_t *gp = NULL, *sub;
+    size_t gl = 0, len, i = 0;
+    uint64_t f;
+    while (i < size) {
+        if (pb_next(data, size, &i, &f, &sub, &len)) return SBV2_ERR_FORMAT;
+        if (f == 7 && sub) gp = sub, gl = len, graphs++;
+        else if (f == 14 && sub) {
+            Onnx__StringStringEntryProto *e = onnx__string_string_entry_proto__unpack(NULL, len, sub);
+            if (!e || grow((void ***)&m->metadata_props, &m->n_metadata_props, &cap_meta, e)) {
+                if (e) onnx__string_string_entry_proto__free_unpacked(e, NULL);
+                return e ? SBV2_ERR_NO_MEMORY : SBV2_ERR_FORMAT;
+            }
+        }
+    }
+    if (graphs != 1) return graphs ? SBV2_ERR_UNSUPPORTED : SBV2_ERR_NOT_FOUND;
+    m->graph = g;
+    for (i = 0; i < gl;) {
+        if (pb_next(gp, gl, &i, &f, &sub, &len)) return SBV2_ERR_FORMAT;
+        if (!sub) continue;
+        void *item = NULL;
+        int bad = 0;
+        if (f == 1) bad = !(item = onnx__node_proto__unpack(NULL, len, sub)) || grow((void ***)&g->node, &g->n_node, &cap_node, item);
+        else if (f == 5) {
+            bad = !(item = onnx__tensor_proto__unpack(NULL, len, sub)) || grow((void ***)&g->initializer, &g->n_initializer, &cap_init, item);
+            const uintptr_t pg = 4096, lo = ((uintptr_t)sub + pg - 1) & ~(pg - 1), hi = ((uintptr_t)sub + len) & ~(pg - 1);
+            if (!bad && drop && hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED); /* copied: the file's pages can go */
+        } else if (f == 11)
+            bad = !(item = onnx__value_info_proto__unpack(NULL, len, sub)) || grow((void ***)&g->input, &g->n_input, &cap_in, item);
+        if (bad) {
+            if (item) { /* unpacked but not stored: out of memory */
+                if (f == 1) onnx__node_proto__free_unpacked(item, NULL);
+                else if (f == 5) onnx__tensor_proto__free_unpacked(item, NULL);
+                else onnx__value_info_proto__free_unpacked(item, NULL);
+                return SBV2_ERR_NO_MEMORY;
+            }
+            return SBV2_ERR_FORMAT;
+        }
+    }
+    return SBV2_OK;
 }
 
 static void *own(owner_t *o, size_t bytes) {
@@ -74,17 +178,20 @@ static int64_t attr_int(const Onnx__NodeProto *nd, const char *name, int64_t dfl
 static const char *const k_inputs[] = {"x_tst", "x_tst_lengths", "sid", "tones", "language", "bert", "style_vec",
                                        "length_scale", "sdp_ratio", "noise_scale", "noise_scale_w"};
 
-int sbv2_onnx_read(st_file *f, const uint8_t *data, size_t size, const char *path, int *older_arch, char **meta_json,
+int sbv2_onnx_read(st_file *f, const uint8_t *data, size_t size, int drop, const char *path, int *older_arch, char **meta_json,
                    sbv2_error *err) {
     memset(f, 0, sizeof *f);
     *meta_json = NULL;
     owner_t *o = calloc(1, sizeof *o);
     if (!o) return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
-    Onnx__ModelProto *m = o->model = onnx__model_proto__unpack(NULL, size, data);
+    const int urc = unpack_model(o, data, size, drop);
+    Onnx__ModelProto *m = urc == SBV2_OK ? o->model : NULL;
     int rc = SBV2_OK;
     use_t *uses = NULL;
-    if (!m) rc = sbv2_fail(err, SBV2_ERR_FORMAT, "%s: not a valid ONNX protobuf (truncated or damaged)", path);
-    else if (!m->graph) rc = sbv2_fail(err, SBV2_ERR_FORMAT, "%s: the ONNX model has no graph", path);
+    if (urc == SBV2_ERR_NO_MEMORY) rc = sbv2_fail(err, urc, "out of memory reading %s", path);
+    else if (urc == SBV2_ERR_NOT_FOUND) rc = sbv2_fail(err, SBV2_ERR_FORMAT, "%s: the ONNX model has no graph", path);
+    else if (urc == SBV2_ERR_UNSUPPORTED) rc = sbv2_fail(err, urc, "%s: the ONNX model has more than one graph field", path);
+    else if (urc != SBV2_OK) rc = sbv2_fail(err, SBV2_ERR_FORMAT, "%s: not a valid ONNX protobuf (truncated or damaged)", path);
     const Onnx__GraphProto *g = rc == SBV2_OK ? m->graph : NULL;
     /* the signature of convert_onnx.py: every input, ja_bert/en_bert for the older architecture */
     int have_ja = 0, have_en = 0;

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *meta = NULL;
     int older = 0;
     sbv2_error err = {0};
-    if (sbv2_onnx_read(&f, data, size, "fuzz", &older, &meta, &err) == 0) {
+    if (sbv2_onnx_read(&f, data, size, 0, "fuzz", &older, &meta, &err) == 0) {
         for (size_t i = 0; i < f.n_tensors; i++)
             if (st_find(&f, f.tensors[i].name) != &f.tensors[i]) abort(); /* sorted and unique */
         if (meta) {
