@@ -76,9 +76,11 @@ typedef struct sbv2_state sbv2_state;
  * style_vectors.npy and exactly one *.safetensors, or the path of a
  * .safetensors file whose directory holds the other two, or an AivisSpeech
  * .aivm file (weights, hyper-parameters and style vectors in one file; its
- * manifest is checked as aivmlib's schema declares it). The format is told by
- * the content, not the name. ONNX files (.onnx, .aivmx) are refused with
- * SBV2_ERR_UNSUPPORTED for now. Returns NULL on error. */
+ * manifest is checked as aivmlib's schema declares it), or an ONNX file:
+ * an .aivmx (the same metadata), SBV2's convert_onnx.py export (config.json
+ * and style_vectors.npy beside it) or sbv2c's own export. The format is told
+ * by the content, not the name; a directory's .safetensors wins over its
+ * .aivm, which wins over ONNX files. Returns NULL on error. */
 SBV2_API SBV2_WARN_UNUSED sbv2_model *sbv2_model_load(const char *path, sbv2_error *err);
 /* Same, with every file named explicitly. */
 SBV2_API SBV2_WARN_UNUSED sbv2_model *sbv2_model_load_files(const char *safetensors_path,

@@ -15,7 +15,7 @@
 typedef struct model_entry {
     char name[256];    /* the folder's name: what requests match against */
     char dir[4096];
-    char file[4096];   /* the newest .safetensors */
+    char file[4096];   /* the model file: the newest .safetensors/.aivm, else ONNX */
     char config[4096];
     cJSON *spk2id, *style2id; /* from config.json, for /models/info without loading */
     sbv2_model *model; /* NULL until first use */
