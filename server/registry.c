@@ -110,6 +110,23 @@ static void entry_free(model_entry *e) {
     free(e);
 }
 
+/* The entry with spk2id/style2id from config.json text js (taken), or NULL
+ * (e freed) when they are missing, as SBV2 would skip the model. */
+static model_entry *with_maps(model_entry *e, char *js) {
+    cJSON *root_j = js ? cJSON_Parse(js) : NULL;
+    free(js);
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root_j, "data");
+    e->spk2id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(data, "spk2id"), 1);
+    e->style2id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(data, "style2id"), 1);
+    cJSON_Delete(root_j);
+    if (!cJSON_IsObject(e->spk2id) || !cJSON_IsObject(e->style2id)) {
+        entry_free(e);
+        return NULL;
+    }
+    e->refs = 1; /* the list's own reference */
+    return e;
+}
+
 /* One folder, or NULL when SBV2 would skip it. */
 static model_entry *scan_folder(const char *root, const char *name) {
     model_entry *e = calloc(1, sizeof *e);
@@ -137,18 +154,7 @@ static model_entry *scan_folder(const char *root, const char *name) {
     char *js = newest >= 0 && stat(e->config, &st) == 0 ? slurp(e->config, 1 << 20) : NULL;
     if (!js && newest >= 0 && (js = ends_with(e->file, ".aivm") ? aivm_hyper_parameters(e->file) : onnx_meta(e->file, "aivm_hyper_parameters")))
         snprintf(e->config, sizeof e->config, "%s", e->file); /* the config lives in the file */
-    cJSON *root_j = js ? cJSON_Parse(js) : NULL;
-    free(js);
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root_j, "data");
-    e->spk2id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(data, "spk2id"), 1);
-    e->style2id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(data, "style2id"), 1);
-    cJSON_Delete(root_j);
-    if (newest < 0 || !cJSON_IsObject(e->spk2id) || !cJSON_IsObject(e->style2id)) {
-        entry_free(e);
-        return NULL;
-    }
-    e->refs = 1; /* the list's own reference */
-    return e;
+    return newest >= 0 ? with_maps(e, js) : (free(js), entry_free(e), NULL);
 }
 
 /* An .aivm or .aivmx right in the root: a model named by the file's stem. */
@@ -160,19 +166,7 @@ static model_entry *scan_file(const char *root, const char *fname) {
     snprintf(e->dir, sizeof e->dir, "%s", root);
     snprintf(e->file, sizeof e->file, "%s/%s", root, fname);
     snprintf(e->config, sizeof e->config, "%s", e->file);
-    char *js = x ? onnx_meta(e->file, "aivm_hyper_parameters") : aivm_hyper_parameters(e->file);
-    cJSON *root_j = js ? cJSON_Parse(js) : NULL;
-    free(js);
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root_j, "data");
-    e->spk2id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(data, "spk2id"), 1);
-    e->style2id = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(data, "style2id"), 1);
-    cJSON_Delete(root_j);
-    if (!cJSON_IsObject(e->spk2id) || !cJSON_IsObject(e->style2id)) {
-        entry_free(e);
-        return NULL;
-    }
-    e->refs = 1;
-    return e;
+    return with_maps(e, x ? onnx_meta(e->file, "aivm_hyper_parameters") : aivm_hyper_parameters(e->file));
 }
 
 static int scan(registry *r, model_entry ***out, size_t *n_out, sbv2_error *err) {

@@ -43,32 +43,7 @@ for model in "$JPX" "$V2"; do
     else bad "infer $name wav"; fi
 done
 
-# AivisSpeech .aivm files written by `sbv2 convert --aivm` load natively and give
-# every golden case of their model (output within 1e-4, durations exact)
-for src in "$JPX/model.safetensors" "$JPX/model_fp16.safetensors" "$V2/model.safetensors"; do
-    model=$(dirname "$src")
-    name=$(basename "$model")_$(basename "$src" .safetensors)
-    check "convert --aivm $name" "$SBV2" convert "$src" --aivm -o "$TMP/$name.aivm"
-    "$SBV2" info --json "$TMP/$name.aivm" >"$TMP/$name.info" 2>&1
-    if grep -q '"aivm_manifest": {"manifest_version":"1.0"' "$TMP/$name.info" && grep -q '"model_format":"Safetensors"' "$TMP/$name.info"; then
-        ok "info --json $name.aivm shows the manifest"
-    else bad "info --json $name.aivm: $(head -c 600 "$TMP/$name.info")"; fi
-    for c in "$model"/cases/*/; do
-        c=${c%/}; cn=$(basename "$c")
-        # the fp16 file's own expected outputs (c1's inputs), the fp32 files' cases
-        case "$name:$cn" in *fp16*:*_fp16) in=${c%_fp16} ;; *fp16*:*|*:*_fp16) continue ;; *) in=$c ;; esac
-        lengths=(true)
-        [ -f "$c/y_lengths.npy" ] && lengths=("$CMP" "$TMP/adump/y_lengths.npy" "$c/y_lengths.npy" 0)
-        if "$SBV2" infer "$TMP/$name.aivm" --inputs "$in" --output "$TMP/a.npy" --dump "$TMP/adump" --threads 2 >"$TMP/log" 2>&1 &&
-           "$CMP" "$TMP/a.npy" "$c/output.npy" 1e-4 >>"$TMP/log" 2>&1 &&
-           "$CMP" "$TMP/adump/w_ceil.npy" "$c/w_ceil.npy" 0 >>"$TMP/log" 2>&1 && "${lengths[@]}" >>"$TMP/log" 2>&1; then
-            ok "$name.aivm $cn vs golden"
-        else bad "$name.aivm $cn vs golden"; sed 's/^/     /' "$TMP/log"; fi
-    done
-done
-# ONNX files load natively: SBV2's own torch exports (convert_onnx.py, config.json and
-# style_vectors.npy beside them), and sbv2c's .onnx/.aivmx exports of both models
-# (the fp16 file too), every golden case: output within 1e-4, durations exact
+# every golden case through a model file: output within 1e-4, durations exact
 golden_cases() { # MODEL_FILE MODEL_DIR LABEL [fp16]
     local f=$1 model=$2 label=$3 fp16=${4:-}
     for c in "$model"/cases/*/; do
@@ -84,6 +59,21 @@ golden_cases() { # MODEL_FILE MODEL_DIR LABEL [fp16]
         else bad "$label $cn vs golden"; sed 's/^/     /' "$TMP/log"; fi
     done
 }
+# AivisSpeech .aivm files written by `sbv2 convert --aivm` load natively and give
+# every golden case of their model (output within 1e-4, durations exact)
+for src in "$JPX/model.safetensors" "$JPX/model_fp16.safetensors" "$V2/model.safetensors"; do
+    model=$(dirname "$src")
+    name=$(basename "$model")_$(basename "$src" .safetensors)
+    check "convert --aivm $name" "$SBV2" convert "$src" --aivm -o "$TMP/$name.aivm"
+    "$SBV2" info --json "$TMP/$name.aivm" >"$TMP/$name.info" 2>&1
+    if grep -q '"aivm_manifest": {"manifest_version":"1.0"' "$TMP/$name.info" && grep -q '"model_format":"Safetensors"' "$TMP/$name.info"; then
+        ok "info --json $name.aivm shows the manifest"
+    else bad "info --json $name.aivm: $(head -c 600 "$TMP/$name.info")"; fi
+    case "$name" in *fp16*) golden_cases "$TMP/$name.aivm" "$model" "$name.aivm" fp16 ;; *) golden_cases "$TMP/$name.aivm" "$model" "$name.aivm" ;; esac
+done
+# ONNX files load natively: SBV2's own torch exports (convert_onnx.py, config.json and
+# style_vectors.npy beside them), and sbv2c's .onnx/.aivmx exports of both models
+# (the fp16 file too), every golden case: output within 1e-4, durations exact
 for model in "$JPX" "$V2"; do
     name=$(basename "$model")
     golden_cases "$model/model.onnx" "$model" "SBV2's $name/model.onnx"
