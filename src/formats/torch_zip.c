@@ -37,7 +37,7 @@ static int zip_read(zipf *z, sbv2_error *err) {
     if (count == 0xffff || cdsize == 0xffffffffu || cdoff == 0xffffffffu) {
         if (eo < 20 || u32(m + eo - 20) != 0x07064b50) return sbv2_fail(err, SBV2_ERR_FORMAT, "zip64 locator missing");
         uint64_t z64 = u64(m + eo - 20 + 8);
-        if (z64 > n - 56 || u32(m + z64) != 0x06064b50) return sbv2_fail(err, SBV2_ERR_FORMAT, "bad zip64 directory record");
+        if (n < 56 || z64 > n - 56 || u32(m + z64) != 0x06064b50) return sbv2_fail(err, SBV2_ERR_FORMAT, "bad zip64 directory record");
         count = u64(m + z64 + 32), cdsize = u64(m + z64 + 40), cdoff = u64(m + z64 + 48);
     }
     if (cdoff > n || cdsize > n - cdoff || count > cdsize / 46 + 1) return sbv2_fail(err, SBV2_ERR_FORMAT, "bad zip central directory");
@@ -45,7 +45,7 @@ static int zip_read(zipf *z, sbv2_error *err) {
     if (!z->e) return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
     size_t p = cdoff;
     for (uint64_t i = 0; i < count; i++) {
-        if (p > n - 46 || u32(m + p) != 0x02014b50) return sbv2_fail(err, SBV2_ERR_FORMAT, "bad zip directory entry %llu", (unsigned long long)i);
+        if (n < 46 || p > n - 46 || u32(m + p) != 0x02014b50) return sbv2_fail(err, SBV2_ERR_FORMAT, "bad zip directory entry %llu", (unsigned long long)i);
         const unsigned method = u16(m + p + 10), nlen = u16(m + p + 28), xlen = u16(m + p + 30), clen = u16(m + p + 32);
         uint64_t csize = u32(m + p + 20), usize = u32(m + p + 24), loff = u32(m + p + 42);
         if ((size_t)46 + nlen + xlen + clen > n - p) return sbv2_fail(err, SBV2_ERR_FORMAT, "zip directory entry past the end");
@@ -61,7 +61,7 @@ static int zip_read(zipf *z, sbv2_error *err) {
             }
             x += 4 + sz;
         }
-        if (loff > n - 30 || u32(m + loff) != 0x04034b50) return sbv2_fail(err, SBV2_ERR_FORMAT, "bad zip local header");
+        if (n < 30 || loff > n - 30 || u32(m + loff) != 0x04034b50) return sbv2_fail(err, SBV2_ERR_FORMAT, "bad zip local header");
         const uint64_t dat = loff + 30 + u16(m + loff + 26) + u16(m + loff + 28);
         if (method != 0 && usize) return sbv2_fail(err, SBV2_ERR_UNSUPPORTED, "compressed zip entries are not supported (torch.save stores them)");
         if (dat > n || usize > n - dat || csize != usize) return sbv2_fail(err, SBV2_ERR_FORMAT, "zip entry data past the end");
