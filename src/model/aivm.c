@@ -216,6 +216,25 @@ static int check_manifest(const cJSON *m, sbv2_error *err) {
     return 0;
 }
 
+int sbv2_style_vectors_from_base64(sbv2_model *m, const char *b64, const char *what, sbv2_error *err) {
+    uint8_t *npy = NULL;
+    size_t nn = 0;
+    int rc = sbv2_base64_decode(b64, strlen(b64), &npy, &nn);
+    if (rc == SBV2_ERR_NO_MEMORY) return sbv2_fail(err, rc, "out of memory");
+    if (rc != SBV2_OK) return sbv2_fail(err, rc, "%s: not valid base64", what);
+    npy_array a;
+    rc = npy_parse(&a, npy, nn, err);
+    if (rc == SBV2_OK) rc = sbv2_model_set_style_vectors(m, &a, what, err);
+    else {
+        char pre[128];
+        snprintf(pre, sizeof pre, "%s: ", what);
+        sbv2_error_prefix(err, pre);
+    }
+    npy_free(&a);
+    free(npy);
+    return rc;
+}
+
 int sbv2_aivm_read_metadata(sbv2_model *m, const char *metadata_json, size_t len, sbv2_error *err) {
     cJSON *meta = cJSON_ParseWithLength(metadata_json, len), *man = NULL;
     int rc = SBV2_OK;
@@ -238,21 +257,7 @@ int sbv2_aivm_read_metadata(sbv2_model *m, const char *metadata_json, size_t len
             rc = sbv2_fail(err, SBV2_ERR_FORMAT, "AIVM manifest says %s, but the hyper-parameters describe the %s architecture", arch,
                            m->hp.arch == SBV2_ARCH_JP_EXTRA ? "JP-Extra" : "older multilingual");
     }
-    uint8_t *npy = NULL;
-    size_t nn = 0;
-    if (rc == SBV2_OK) {
-        rc = sbv2_base64_decode(js->valuestring, strlen(js->valuestring), &npy, &nn);
-        if (rc == SBV2_ERR_NO_MEMORY) sbv2_fail(err, rc, "out of memory");
-        else if (rc != SBV2_OK) sbv2_fail(err, rc, "AIVM style vectors: not valid base64");
-    }
-    if (rc == SBV2_OK) {
-        npy_array a;
-        rc = npy_parse(&a, npy, nn, err);
-        if (rc == SBV2_OK) rc = sbv2_model_set_style_vectors(m, &a, "AIVM style vectors", err);
-        else sbv2_error_prefix(err, "AIVM style vectors: ");
-        npy_free(&a);
-    }
-    free(npy);
+    if (rc == SBV2_OK) rc = sbv2_style_vectors_from_base64(m, js->valuestring, "AIVM style vectors", err);
     if (rc == SBV2_OK) {
         m->config_json = strdup(jh->valuestring);
         m->aivm_manifest = strdup(jm->valuestring);

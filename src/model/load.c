@@ -206,16 +206,7 @@ static sbv2_model *load_onnx(const char *path, const char *cfg, const char *sv, 
     const cJSON *own_sv = cJSON_GetObjectItemCaseSensitive(mj, "sbv2_style_vectors");
     if (rc == SBV2_OK && !aivmx && cJSON_IsString(own_hp) && cJSON_IsString(own_sv)) { /* sbv2c's own export */
         rc = sbv2_config_parse(own_hp->valuestring, strlen(own_hp->valuestring), &m->hp, &m->speakers, &m->styles, err);
-        uint8_t *npy = NULL;
-        size_t nn = 0;
-        if (rc == SBV2_OK && (rc = sbv2_base64_decode(own_sv->valuestring, strlen(own_sv->valuestring), &npy, &nn)) != SBV2_OK)
-            sbv2_fail(err, rc, "sbv2_style_vectors: not valid base64");
-        npy_array a;
-        if (rc == SBV2_OK && (rc = npy_parse(&a, npy, nn, err)) == SBV2_OK) {
-            rc = sbv2_model_set_style_vectors(m, &a, "sbv2_style_vectors", err);
-            npy_free(&a);
-        }
-        free(npy);
+        if (rc == SBV2_OK) rc = sbv2_style_vectors_from_base64(m, own_sv->valuestring, "sbv2_style_vectors", err);
         if (rc == SBV2_OK && !(m->config_json = strdup(own_hp->valuestring))) rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
         if (rc != SBV2_OK) {
             char pre[300];

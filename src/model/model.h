@@ -204,6 +204,8 @@ int sbv2_aivm_read_metadata(struct sbv2_model *m, const char *metadata_json, siz
 /* Python's base64.b64decode (characters outside the alphabet dropped, the
  * padding checked): *out malloc'd. */
 int sbv2_base64_decode(const char *s, size_t len, uint8_t **out, size_t *n_out);
+/* Style vectors from base64 of an .npy (AIVM and sbv2c metadata); what names them in errors. */
+int sbv2_style_vectors_from_base64(struct sbv2_model *m, const char *b64, const char *what, sbv2_error *err);
 int sbv2_model_set_style_vectors(struct sbv2_model *m, const struct npy_array *a, const char *what, sbv2_error *err);
 
 const struct sbv2_model *sbv2_state_model(const sbv2_state *state);

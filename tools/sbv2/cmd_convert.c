@@ -85,8 +85,6 @@ static int find_safetensors(const char *model, char *out, size_t n) {
     }
     if (!S_ISDIR(sb.st_mode)) {
         snprintf(out, n, "%s", model);
-        size_t l = strlen(out);
-        (void)l;
         return 1; /* the loader tells the format from the content */
     }
     DIR *d = opendir(model);
