@@ -86,6 +86,9 @@ expect_error "--bert that does not exist" "$TMP/none (--bert)" "$SBV2" say "$M" 
 "$SBV2" testmodel-bert "$TMP/b64" --hidden 64 >/dev/null 2>&1
 expect_error "a BERT that does not fit" "hidden size is 64" "$SBV2" say "$M" "あ" --bert "$TMP/b64" -o "$TMP/x.wav"
 expect_error "model not found" "$TMP/nomodel" "$SBV2" say "$TMP/nomodel" "あ" --bert "$B" -o "$TMP/x.wav"
+# a mistyped MODEL is reported as such (once), even where no BERT would be found either
+expect_error "model not found, no BERT either" "say: model file $TMP/nomodel not found" \
+    env -u SBV2_BERT_DIR "$SBV2" say "$TMP/nomodel" "あ" -o "$TMP/x.wav"
 
 # bad input: a clear error and a non-zero exit
 expect_error "empty text" "text is empty" "$SBV2" say "$M" "" --bert "$B" -o "$TMP/x.wav"

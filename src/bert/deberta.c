@@ -19,6 +19,7 @@
 #include "core/isa.h"
 #include "core/ops.h"
 #include "formats/safetensors.h"
+#include "formats/file.h"
 #include "formats/torch_zip.h"
 
 #ifdef SBV2_X86
@@ -217,14 +218,11 @@ static const char *cfg_str(const cJSON *j, const char *k, const char *def) {
 }
 
 static int read_config(sbv2_bert *b, const char *path, sbv2_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return sbv2_fail(err, SBV2_ERR_IO, "cannot open %s", path);
-    char *buf = malloc(1 << 20);
-    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
-    fclose(f);
-    if (!buf) return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
-    buf[n] = '\0';
-    cJSON *j = cJSON_Parse(buf);
+    char *buf;
+    size_t n;
+    const int frc = sbv2_read_file(path, 16u << 20, NULL, &buf, &n, err);
+    if (frc != SBV2_OK) return frc;
+    cJSON *j = cJSON_ParseWithLength(buf, n);
     free(buf);
     if (!j) return sbv2_fail(err, SBV2_ERR_FORMAT, "%s is not valid JSON", path);
     int rc = SBV2_OK;

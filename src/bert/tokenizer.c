@@ -11,6 +11,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "formats/file.h"
 #include "text/utf8.h"
 
 struct bert_tokenizer {
@@ -81,20 +82,10 @@ static int tokenizer_from_buf(bert_tokenizer **out, char *buf, size_t len, const
 
 int bert_tokenizer_load(bert_tokenizer **out, const char *path, sbv2_error *err) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return sbv2_fail(err, SBV2_ERR_IO, "cannot open %s", path);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    for (size_t r; buf && (r = fread(buf + len, 1, cap - len - 1, f)) > 0;) {
-        len += r;
-        if (len + 1 == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) { free(buf); buf = NULL; break; }
-            buf = nb;
-        }
-    }
-    fclose(f);
-    return tokenizer_from_buf(out, buf, len, path, err);
+    char *buf;
+    size_t len;
+    const int rc = sbv2_read_file(path, 256u << 20, NULL, &buf, &len, err);
+    return rc != SBV2_OK ? rc : tokenizer_from_buf(out, buf, len, path, err);
 }
 
 int bert_tokenizer_parse(bert_tokenizer **out, const char *data, size_t len, const char *name, sbv2_error *err) {

@@ -14,29 +14,12 @@
 #include <stdint.h>
 
 #include "core/isa.h"
+#include "formats/file.h"
 #include "formats/npy.h"
 #include "model/layers.h"
 #include "onnx/read.h"
 
 #include <cjson/cJSON.h>
-
-static int read_text(const char *path, char **out, size_t *len, sbv2_error *err) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return sbv2_fail(err, errno == ENOENT ? SBV2_ERR_NOT_FOUND : SBV2_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    if (fseek(fp, 0, SEEK_END) != 0) { fclose(fp); return sbv2_fail(err, SBV2_ERR_IO, "cannot read %s", path); }
-    long n = ftell(fp);
-    rewind(fp);
-    if (n < 0 || n > (64L << 20)) { fclose(fp); return sbv2_fail(err, SBV2_ERR_FORMAT, "%s: unreasonable size", path); }
-    char *buf = malloc((size_t)n + 1);
-    if (!buf) { fclose(fp); return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); }
-    size_t got = fread(buf, 1, (size_t)n, fp);
-    fclose(fp);
-    if (got != (size_t)n) { free(buf); return sbv2_fail(err, SBV2_ERR_IO, "short read on %s", path); }
-    buf[n] = 0;
-    *out = buf;
-    *len = (size_t)n;
-    return SBV2_OK;
-}
 
 static int is_dir(const char *p) {
     struct stat sb;
@@ -112,7 +95,7 @@ int sbv2_model_set_style_vectors(sbv2_model *m, const npy_array *ap, const char 
 static int config_and_styles(sbv2_model *m, const char *config_path, const char *sv_path, sbv2_error *err) {
     char *json = NULL;
     size_t jlen = 0;
-    int rc = read_text(config_path, &json, &jlen, err);
+    int rc = sbv2_read_file(config_path, 64u << 20, NULL, &json, &jlen, err);
     if (rc == SBV2_OK) {
         rc = sbv2_config_parse(json, jlen, &m->hp, &m->speakers, &m->styles, err);
         if (rc != SBV2_OK) {

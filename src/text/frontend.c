@@ -11,6 +11,7 @@
 #include <mecab.h>
 
 #include "common.h"
+#include "formats/file.h"
 #include "text/frontend.h"
 #include "text/jp_g2p.h"
 #include "text/jp_mecab.h"
@@ -82,22 +83,10 @@ int sbv2_user_csv_check(const char *text, size_t len, const char *name, sbv2_err
 }
 
 static int check_user_csv(const char *path, sbv2_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return sbv2_fail(err, SBV2_ERR_IO, "cannot open user dictionary %s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    for (size_t r; buf && (r = fread(buf + len, 1, cap - len, f)) > 0;) {
-        len += r;
-        if (len == cap) {
-            char *nb = cap < ((size_t)1 << 30) ? realloc(buf, cap *= 2) : NULL;
-            if (!nb) free(buf), buf = NULL;
-            else buf = nb;
-        }
-    }
-    const int bad = ferror(f);
-    fclose(f);
-    if (!buf) return sbv2_fail(err, SBV2_ERR_NO_MEMORY, "user dictionary %s: out of memory (or over 1 GiB)", path);
-    const int rc = bad ? sbv2_fail(err, SBV2_ERR_IO, "cannot read user dictionary %s", path) : sbv2_user_csv_check(buf, len, path, err);
+    char *buf;
+    size_t len;
+    int rc = sbv2_read_file(path, (size_t)1 << 30, "user dictionary", &buf, &len, err);
+    if (rc == SBV2_OK) rc = sbv2_user_csv_check(buf, len, path, err);
     free(buf);
     return rc;
 }

@@ -18,7 +18,8 @@ static const char k_usage[] =
     "usage: sbv2 say MODEL [TEXT] -o OUT.wav [options]\n"
     "  Speaks Japanese TEXT (or --text-file F, or stdin) with the model, exactly as\n"
     "  Style-Bert-VITS2's TTSModel.infer(): normalise, g2p, BERT, net_g, lines joined.\n"
-    "  MODEL: a folder with config.json, style_vectors.npy and one .safetensors.\n"
+    "  MODEL: a folder with config.json, style_vectors.npy and one .safetensors (or an\n"
+    "  SBV2 .onnx), a .safetensors file beside them, or an AivisSpeech .aivm/.aivmx file.\n"
     "\n"
     "  -o, --output PATH       where the audio goes; - = stdout\n"
     "  --format wav|raw|f32    wav (default): SBV2's int16 in a RIFF file; raw: the same\n"
@@ -414,6 +415,9 @@ int cmd_say(int argc, char **argv) {
         fprintf(stderr, "sbv2 say: note: --given-phones/--given-tones are ignored with line split on, as in SBV2; add --no-line-split\n");
 
     const double t_load = now_s();
+    /* the model first: a mistyped MODEL should not be reported as a missing BERT;
+       the loader's messages already name the file */
+    if (!(m = sbv2_model_load(model_path, &err))) { fprintf(stderr, "sbv2 say: %s\n", err.message); goto done; }
     char bbuf[4096], looked[8192];
     const char *bert_dir = find_bert(bert_opt, model_path, bbuf, sizeof bbuf, looked, sizeof looked);
     if (!bert_dir) {
@@ -421,7 +425,6 @@ int cmd_say(int argc, char **argv) {
                         "give one with --bert DIR or SBV2_BERT_DIR\n", looked);
         goto done;
     }
-    if (!(m = sbv2_model_load(model_path, &err))) { fprintf(stderr, "sbv2 say: %s: %s\n", model_path, err.message); goto done; }
     if (!(b = sbv2_bert_load(bert_dir, NULL, &err))) { fprintf(stderr, "sbv2 say: BERT %s: %s\n", bert_dir, err.message); goto done; }
     sbv2_frontend_options fo = sbv2_frontend_default_options();
     fo.dict_dir = dict_dir, fo.user_dict = user_dict;
