@@ -468,6 +468,7 @@ static const load_case k_load_bad[] = {
     {"model_sv_too_few_rows", "@model.safetensors", "@config.json", "sv_2rows.npy", "Sad"},
     {"model_sv_missing", "@model.safetensors", "@config.json", "nothing/style_vectors.npy", "style_vectors.npy"},
     {"model_safetensors_missing", "nothing/model.safetensors", "@config.json", "@style_vectors.npy", "model.safetensors"},
+    {"model_residual_coupling_flow", "residual.safetensors", "@config.json", "@style_vectors.npy", "residual coupling"},
 };
 
 static const char *load_bad_case(const void *arg) {
@@ -499,20 +500,25 @@ static const char *make_fixtures(void) {
         w = why("cannot write %s", p);
         goto out;
     }
-    /* safetensors whose "enc_p.proj.weight" key is renamed (header rewritten) */
-    {
+    /* safetensors with a key renamed (header rewritten): "enc_p.proj.weight" goes
+       missing; the flow's first layer named as a residual coupling block's WN */
+    static const struct { const char *file, *from, *to; } renames[] = {
+        {"renamed.safetensors", "\"enc_p.proj.weight\"", "\"enc_p.proj.weight_renamed\""},
+        {"residual.safetensors", "\"flow.flows.0.enc.attn_layers.0.conv_q.weight\"", "\"flow.flows.0.enc.in_layers.0.weight_v\""},
+    };
+    for (size_t i = 0; i < sizeof renames / sizeof renames[0]; i++) {
         char *json = malloc((size_t)hn + 1);
         if (!json) { w = why("out of memory"); goto out; }
         memcpy(json, st + 8, (size_t)hn);
         json[hn] = 0;
-        char *renamed = replace_once(json, "\"enc_p.proj.weight\"", "\"enc_p.proj.weight_renamed\"");
+        char *renamed = replace_once(json, renames[i].from, renames[i].to);
         free(json);
         size_t n;
         uint8_t *img = renamed ? st_image(renamed, st + 8 + hn, data_n, &n) : NULL;
         free(renamed);
-        int ok = img && write_file(tmp_path(p, sizeof p, "renamed.safetensors"), img, n);
+        int ok = img && write_file(tmp_path(p, sizeof p, renames[i].file), img, n);
         free(img);
-        if (!ok) { w = why("cannot build renamed.safetensors"); goto out; }
+        if (!ok) { w = why("cannot build %s", renames[i].file); goto out; }
     }
     /* config.json edits: each pattern must exist in the golden config */
     static const struct { const char *file, *from, *to; } edits[] = {
@@ -526,6 +532,10 @@ static const char *make_fixtures(void) {
         {"cfg_resblock.json", "\"resblock\": \"1\",", "\"resblock\": \"3\","},
         {"cfg_spk.json", "\"n_speakers\": 2,", "\"n_speakers\": 3,"},
         {"cfg_version.json", "\"version\": \"2.7.0-JP-Extra\"", "\"version\": \"2.7.0\""},
+        /* keys SBV2's get_net_g() never passes on: its inference ignores them */
+        {"cfg_flow_keys.json", "\"gin_channels\": 16",
+         "\"use_transformer_flow\": false, \"n_layers_trans_flow\": 3, \"n_flow_layer\": 2, \"flow_share_parameter\": true, "
+         "\"gin_channels\": 16"},
     };
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
         char *t = replace_once(cfg, edits[i].from, edits[i].to);
@@ -626,6 +636,42 @@ static const char *model_fp16_case(const void *arg) {
     if (!m) return why("rejected: %s", err.message);
     const char *w = check_info(m, 1);
     sbv2_model_free(m);
+    return w;
+}
+
+/* The flow keys SBV2's inference ignores (use_transformer_flow=false,
+ * n_layers_trans_flow, n_flow_layer, flow_share_parameter) change nothing:
+ * the same audio, bit for bit, as with the golden config. */
+static const char *audio_of(const char *cfg, float **audio, size_t *n) {
+    sbv2_error err = {0, ""};
+    sbv2_model *m = sbv2_model_load_files(g_st, cfg, g_sv, &err);
+    if (!m) return why("%s rejected: %s", cfg, err.message);
+    enum { L = 7 };
+    static float bert[SBV2_BERT_DIM * L];
+    float style[SBV2_STYLE_DIM];
+    int64_t phones[L] = {0, 5, 0, 23, 0, 41, 0}, tones[L] = {0, 1, 0, 0, 0, 1, 0}, langs[L] = {1, 1, 1, 1, 1, 1, 1};
+    for (size_t i = 0; i < sizeof bert / sizeof bert[0]; i++) bert[i] = 0.01f * (float)(i % 7);
+    sbv2_infer_input in = {L, phones, tones, langs, bert, NULL, NULL, style, 1, 0};
+    sbv2_infer_params p = sbv2_infer_default_params();
+    p.seed = 7;
+    sbv2_state *s = sbv2_state_new(m, &err);
+    const char *w = NULL;
+    if (!s || sbv2_model_style_vector(m, 1, 1.0f, style, &err) != SBV2_OK || sbv2_infer(s, &in, &p, audio, n, &err) != SBV2_OK)
+        w = why("%s: %s", cfg, err.message);
+    sbv2_state_free(s);
+    sbv2_model_free(m);
+    return w;
+}
+
+static const char *flow_keys_ignored_case(const void *arg) {
+    (void)arg;
+    char cfg[512];
+    float *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    const char *w = audio_of(g_cfg, &a, &na);
+    if (!w) w = audio_of(tmp_path(cfg, sizeof cfg, "cfg_flow_keys.json"), &b, &nb);
+    if (!w && (na != nb || na == 0 || memcmp(a, b, na * sizeof *a) != 0)) w = why("different audio (%zu vs %zu samples)", na, nb);
+    sbv2_free(a), sbv2_free(b);
     return w;
 }
 
@@ -891,6 +937,7 @@ int main(int argc, char **argv) {
     report("model_fixtures", setup);
     run_case("model_valid", model_valid_case, NULL);
     run_case("model_fp16", model_fp16_case, NULL);
+    run_case("model_config_flow_keys_ignored", flow_keys_ignored_case, NULL);
     if (!setup) RUN_TABLE(k_load_bad, load_bad_case);
     if (!setup) RUN_TABLE(k_dir_cases, dir_case_fn);
     tmp_path(g_aivm, sizeof g_aivm, "model.aivm"); /* (the cases run in child processes) */

@@ -118,21 +118,20 @@ int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
     }
 
     /* flow: transformer coupling layers at flows.0, .2, .4, .6. Their depth is a
-       constructor argument (6 JP-Extra, 4 older) that trainers could change: the
-       file decides, config.json's n_layers_trans_flow (when given) must agree. */
+       constructor argument (6 JP-Extra, 4 older) that trainers could change:
+       the file decides (config.json's n_layers_trans_flow is ignored, as SBV2's
+       inference ignores it). */
     int depth = 0;
     for (;; depth++) {
         char key[128];
         snprintf(key, sizeof key, "flow.flows.0.enc.attn_layers.%d.conv_q.weight", depth);
         if (!w_find(&c, key)) break;
     }
-    if (depth > 0 && depth != hp->n_layers_trans_flow) {
-        if (hp->n_layers_trans_flow_from_config)
-            c.rc = sbv2_fail(err, SBV2_ERR_FORMAT, "the flow has %d encoder layers but config.json says n_layers_trans_flow = %d",
-                             depth, hp->n_layers_trans_flow);
-        else
-            m->hp.n_layers_trans_flow = depth;
-    }
+    if (depth > 0) m->hp.n_layers_trans_flow = depth;
+    else if (c.rc == SBV2_OK && (w_find(&c, "flow.flows.0.enc.in_layers.0.weight_v") || w_find(&c, "flow.flows.0.enc.in_layers.0.weight")))
+        c.rc = sbv2_fail(err, SBV2_ERR_UNSUPPORTED,
+                         "the flow is a residual coupling block (use_transformer_flow=false); SBV2's inference always builds "
+                         "the transformer flow and cannot run this model either");
     for (int i = 0; i < hp->n_flows; i++) {
         coupling_t *f = &m->flow[i];
         w_conv(&c, &f->pre, H, I / 2, 1, 1, "flow.flows.%d.pre", 2 * i);

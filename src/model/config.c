@@ -237,22 +237,14 @@ int sbv2_config_parse(const char *json, size_t len, sbv2_hparams *hp, name_map *
             rc = sbv2_fail(err, SBV2_ERR_UNSUPPORTED, "model.use_spk_conditioned_encoder=false is not supported (SBV2 cannot build it either)");
             goto out;
         }
-        const cJSON *tf = cJSON_GetObjectItemCaseSensitive(model, "use_transformer_flow");
-        if (tf && !cJSON_IsTrue(tf)) {
-            rc = sbv2_fail(err, SBV2_ERR_UNSUPPORTED, "model.use_transformer_flow=false (residual coupling flow) is not supported");
-            goto out;
-        }
     }
+    /* SBV2's get_net_g() never passes use_transformer_flow, n_flow_layer,
+       n_layers_trans_flow or flow_share_parameter to SynthesizerTrn, so its
+       inference ignores them in config.json and builds the defaults: 4
+       transformer couplings of 6 (JP-Extra) or 4 layers. The binder reads the
+       depth from the weights. */
     hp->n_flows = 4;
     hp->n_layers_trans_flow = hp->arch == SBV2_ARCH_JP_EXTRA ? 6 : 4;
-    {
-        const cJSON *nl = cJSON_GetObjectItemCaseSensitive(model, "n_layers_trans_flow");
-        if (nl) {
-            if ((rc = get_int(model, "model", "n_layers_trans_flow", 0, 3, 1024, &hp->n_layers_trans_flow, err)) != SBV2_OK)
-                goto out;
-            hp->n_layers_trans_flow_from_config = 1;
-        }
-    }
     hp->flow_kernel = 5;
     hp->dp_filter = 256;
     hp->dp_kernel = 3;

@@ -50,7 +50,6 @@ typedef struct sbv2_hparams {
     /* fixed by the constructors */
     int n_flows;             /* 4 transformer coupling layers */
     int n_layers_trans_flow; /* 6 (JP-Extra) or 4 (older); the weights decide */
-    int n_layers_trans_flow_from_config;
     int flow_kernel;         /* 5 */
     int dp_filter, dp_kernel;    /* 256, 3 */
     int sdp_kernel, sdp_n_flows; /* 3, 4 (filter = hidden) */
