@@ -458,7 +458,9 @@ static const load_case k_load_bad[] = {
     {"model_config_inter_channels_1e400", "@model.safetensors", "cfg_inter_inf.json", "@style_vectors.npy", "inter_channels"},
     {"model_config_inter_channels_string", "@model.safetensors", "cfg_inter_str.json", "@style_vectors.npy", "inter_channels"},
     {"model_config_upsample_lengths_differ", "@model.safetensors", "cfg_ups.json", "@style_vectors.npy", "upsample"},
-    {"model_config_resblock_3", "@model.safetensors", "cfg_resblock.json", "@style_vectors.npy", "resblock"},
+    /* SBV2 builds ResBlock2 for any resblock but "1": then the file's ResBlock1 weights do not fit */
+    {"model_config_resblock_3_is_type_2", "@model.safetensors", "cfg_resblock.json", "@style_vectors.npy", "dec.resblocks.0.convs.0"},
+    {"model_config_resblock_number", "@model.safetensors", "cfg_resblock_num.json", "@style_vectors.npy", "model.resblock must be a string"},
     {"model_config_n_speakers_3", "@model.safetensors", "cfg_spk.json", "@style_vectors.npy", "emb_g.weight"},
     {"model_config_older_version", "@model.safetensors", "cfg_version.json", "@style_vectors.npy", "ja_bert_proj"},
     {"model_config_missing", "@model.safetensors", "nothing/config.json", "@style_vectors.npy", "config.json"},
@@ -530,6 +532,7 @@ static const char *make_fixtures(void) {
         {"cfg_inter_str.json", "\"inter_channels\": 24,", "\"inter_channels\": \"abc\","},
         {"cfg_ups.json", "\"upsample_rates\": [", "\"upsample_rates\": [2, "},
         {"cfg_resblock.json", "\"resblock\": \"1\",", "\"resblock\": \"3\","},
+        {"cfg_resblock_num.json", "\"resblock\": \"1\",", "\"resblock\": 1,"},
         {"cfg_spk.json", "\"n_speakers\": 2,", "\"n_speakers\": 3,"},
         {"cfg_version.json", "\"version\": \"2.7.0-JP-Extra\"", "\"version\": \"2.7.0\""},
         /* keys SBV2's get_net_g() never passes on: its inference ignores them */

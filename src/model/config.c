@@ -132,13 +132,14 @@ int sbv2_config_parse(const char *json, size_t len, sbv2_hparams *hp, name_map *
     INT(model, "model", "upsample_initial_channel", 512, 1, 1 << 20, &hp->ups_initial_channel);
 #undef INT
     {
+        /* a string (pydantic's str); SBV2 builds ResBlock1 for "1" and ResBlock2 for
+           any other value, and so does sbv2c (the weights then have to match) */
         const cJSON *rb = cJSON_GetObjectItemCaseSensitive(model, "resblock");
-        const char *s = rb ? (cJSON_IsString(rb) ? rb->valuestring : "") : "1";
-        if (strcmp(s, "1") != 0 && strcmp(s, "2") != 0) {
-            rc = sbv2_fail(err, SBV2_ERR_FORMAT, "model.resblock must be \"1\" or \"2\"");
+        if (rb && !cJSON_IsString(rb)) {
+            rc = sbv2_fail(err, SBV2_ERR_FORMAT, "model.resblock must be a string (\"1\" or \"2\")");
             goto out;
         }
-        hp->resblock = s[0];
+        hp->resblock = !rb || !strcmp(rb->valuestring, "1") ? '1' : '2';
     }
     if ((rc = get_int_list(model, "model", "resblock_kernel_sizes", k_def_res_kernels, 3, SBV2_MAX_RESKERNELS, 1,
                            255, hp->res_kernel_sizes, &hp->n_res_kernels, err)) != SBV2_OK)
