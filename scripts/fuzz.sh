@@ -28,11 +28,13 @@ out=build-fuzz/fuzz-logs
 mkdir -p "$out" build-fuzz/fuzz-artifacts
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 one() { # NAME SECONDS RUNS
-    local n=$1 d=() c=build-fuzz/fuzz-corpus/$1
+    local n=$1 d=() o=() c=build-fuzz/fuzz-corpus/$1
     mkdir -p "$c"
     [ -f "tests/fuzz/$n.dict" ] && d=(-dict="tests/fuzz/$n.dict")
+    # NAME.options: extra libFuzzer flags for one target (after the defaults, so they win)
+    [ -f "tests/fuzz/$n.options" ] && read -r -a o < "tests/fuzz/$n.options"
     build-fuzz/tests/fuzz/fuzz_"$n" -max_total_time="$2" -runs="$3" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
-        -malloc_limit_mb=1024 -max_len=65536 "${d[@]}" -artifact_prefix=build-fuzz/fuzz-artifacts/"$n"- \
+        -malloc_limit_mb=1024 -max_len=65536 "${d[@]}" "${o[@]}" -artifact_prefix=build-fuzz/fuzz-artifacts/"$n"- \
         "$c" "tests/fuzz/corpus/$n" >"$out/$n.log" 2>&1
     echo $? >"$out/$n.rc"
 }
