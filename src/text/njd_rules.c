@@ -11,6 +11,26 @@
 #define G(x) ((x) ? (x) : "*")
 
 static char *dupn(const char *s) { return s && *s ? strdup(s) : NULL; }
+
+/* Accent types, mora counts and rule offsets come from dictionary text (a
+ * user dictionary may hold any number): parsed as atoi() reads them, but
+ * held to +-2^20, and summed saturating at +-2^30, so no arithmetic on them
+ * can overflow. Real values are below 100. */
+#define NJD_NUM_MAX (1 << 20)
+#define NJD_SUM_MAX (1 << 30)
+static int njd_atoi(const char *s) {
+    while (*s == ' ' || (*s >= '\t' && *s <= '\r')) s++;
+    const int neg = *s == '-';
+    if (*s == '-' || *s == '+') s++;
+    long v = 0;
+    for (; *s >= '0' && *s <= '9' && v <= NJD_NUM_MAX; s++) v = v * 10 + (*s - '0');
+    if (v > NJD_NUM_MAX) v = NJD_NUM_MAX;
+    return (int)(neg ? -v : v);
+}
+static int sat_add(int a, int b) {
+    const long long v = (long long)a + b;
+    return v > NJD_SUM_MAX ? NJD_SUM_MAX : v < -NJD_SUM_MAX ? -NJD_SUM_MAX : (int)v;
+}
 void njd_set_field(char **f, const char *s) {
     char *n = dupn(s);
     free(*f);
@@ -81,8 +101,8 @@ void njd_load_word(njd_word *w, const char *line) {
         size_t a = 0;
         char t[FB];
         set(&w->string, f->str), set(&w->orig, f->orig), set(&w->read, f->read), set(&w->pron, f->pron);
-        tok(f->acc, &a, t, FB, '/'), w->acc = t[0] ? atoi(t) : 0;
-        tok(f->acc, &a, t, FB, ':'), w->mora_size = t[0] ? atoi(t) : 0;
+        tok(f->acc, &a, t, FB, '/'), w->acc = t[0] ? njd_atoi(t) : 0;
+        tok(f->acc, &a, t, FB, ':'), w->mora_size = t[0] ? njd_atoi(t) : 0;
         if (w->acc < 0) w->acc = 0;
     }
     free(f);
@@ -118,8 +138,8 @@ int njd_push_mecab(njd_list *l, const char *line) {
         }
         tok(read, &ir, buf, B, ':'), set(&w->read, buf);
         tok(pron, &ip, buf, B, ':'), set(&w->pron, buf);
-        tok(acc, &ia, buf, B, '/'), w->acc = buf[0] ? atoi(buf) : 0;
-        tok(acc, &ia, buf, B, ':'), w->mora_size = buf[0] ? atoi(buf) : 0;
+        tok(acc, &ia, buf, B, '/'), w->acc = buf[0] ? njd_atoi(buf) : 0;
+        tok(acc, &ia, buf, B, ':'), w->mora_size = buf[0] ? njd_atoi(buf) : 0;
         if (w->acc < 0) w->acc = 0;
     }
     free(f);
@@ -182,7 +202,7 @@ static void set_pronunciation(njd_list *l) {
                 else {
                     njd_word *h = &l->w[head];
                     add(&h->string, w->string), add(&h->orig, w->orig), add(&h->read, w->read), add(&h->pron, w->pron);
-                    h->mora_size += w->mora_size;
+                    h->mora_size = sat_add(h->mora_size, w->mora_size);
                     set(&w->pron, NULL);
                 }
             }
@@ -277,7 +297,7 @@ static void get_rule(const char *in, const char *prev_pos, char *rule, int *add_
                 else strcpy(rule, buf);
                 if (c == '@') {
                     rule_token(in, &i, buf);
-                    *add_type = atoi(buf);
+                    *add_type = njd_atoi(buf);
                 } else {
                     *add_type = 0;
                 }
@@ -314,18 +334,18 @@ static void set_accent_type(njd_list *l) {
         } else if (w->chain_flag == 1) {
             njd_word *t = &l->w[top];
             get_rule(w->chain_rule, G(l->w[i - 1].pos), rule, &add_type);
-            if (!strcmp(rule, "F2")) { if (t->acc == 0) set_acc(t, mora + add_type); }
-            else if (!strcmp(rule, "F3")) { if (t->acc != 0) set_acc(t, mora + add_type); }
-            else if (!strcmp(rule, "F4")) set_acc(t, mora + add_type);
+            if (!strcmp(rule, "F2")) { if (t->acc == 0) set_acc(t, sat_add(mora, add_type)); }
+            else if (!strcmp(rule, "F3")) { if (t->acc != 0) set_acc(t, sat_add(mora, add_type)); }
+            else if (!strcmp(rule, "F4")) set_acc(t, sat_add(mora, add_type));
             else if (!strcmp(rule, "F5")) set_acc(t, 0);
-            else if (!strcmp(rule, "C1")) set_acc(t, mora + w->acc);
-            else if (!strcmp(rule, "C2")) set_acc(t, mora + 1);
+            else if (!strcmp(rule, "C1")) set_acc(t, sat_add(mora, w->acc));
+            else if (!strcmp(rule, "C2")) set_acc(t, sat_add(mora, 1));
             else if (!strcmp(rule, "C3")) set_acc(t, mora);
             else if (!strcmp(rule, "C4")) set_acc(t, 0);
-            else if (!strcmp(rule, "P1")) set_acc(t, w->acc == 0 ? 0 : mora + w->acc);
-            else if (!strcmp(rule, "P2")) set_acc(t, w->acc == 0 ? mora + 1 : mora + w->acc);
+            else if (!strcmp(rule, "P1")) set_acc(t, w->acc == 0 ? 0 : sat_add(mora, w->acc));
+            else if (!strcmp(rule, "P2")) set_acc(t, w->acc == 0 ? sat_add(mora, 1) : sat_add(mora, w->acc));
             else if (!strcmp(rule, "P6")) set_acc(t, 0);
-            else if (!strcmp(rule, "P14")) { if (w->acc != 0) set_acc(t, mora + w->acc); }
+            else if (!strcmp(rule, "P14")) { if (w->acc != 0) set_acc(t, sat_add(mora, w->acc)); }
         }
         /* numerals */
         if (i > 0 && w->chain_flag == 1 && IS(l->w[i - 1].pos_group1, "数") && IS(w->pos_group1, "数")) {
@@ -340,9 +360,9 @@ static void set_accent_type(njd_list *l) {
                 static const char *const k349[] = {"三", "四", "九", "何", NULL};
                 if (!strcmp(ps, "七")) set_acc(p, 2);
                 else if (is_any(ps, k349)) set_acc(p, 1);
-                else set_acc(p, p->mora_size + w->mora_size);
+                else set_acc(p, sat_add(p->mora_size, w->mora_size));
             } else if (!strcmp(s, "千") || !strcmp(s, "万")) {
-                set_acc(p, p->mora_size + 1);
+                set_acc(p, sat_add(p->mora_size, 1));
             } else if (!strcmp(s, "億")) {
                 static const char *const k[] = {"一", "六", "七", "八", "幾", NULL};
                 set_acc(p, is_any(ps, k) ? 2 : 1);
@@ -353,7 +373,7 @@ static void set_accent_type(njd_list *l) {
         }
         if (!strcmp(G(w->string), "十") && w->chain_flag != 1 && i + 1 < l->n && IS(l->w[i + 1].pos_group1, "数"))
             set_acc(w, 0);
-        mora += w->mora_size;
+        mora = sat_add(mora, w->mora_size);
     }
 }
 
