@@ -65,7 +65,7 @@ static const st_tensor *find(lctx *c, const char *name, int ndim, int64_t d0, in
 static float *get(lctx *c, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2) {
     const st_tensor *t = find(c, name, ndim, d0, d1, d2);
     float *p = t ? own(c, sizeof(float) * t->numel) : NULL;
-    if (p) st_read_f32(t, p);
+    if (p) st_read_f32(t, p), st_release(&c->b->st, t->data, t->nbytes);
     return p;
 }
 
@@ -104,6 +104,7 @@ static void linear_n(lctx *c, bert_lin *all, bert_lin *views, int n, const int *
             for (int o = 0; o < outs[i]; o++)
                 for (int k = 0; k < in; k++) wt[panel_at(ps, (size_t)k, (size_t)(col + o))] = tmp[(size_t)o * in + k];
             st_read_f32(tb, bias + col);
+            st_release(&c->b->st, t->data, t->nbytes), st_release(&c->b->st, tb->data, tb->nbytes);
         }
         free(tmp);
         if (views) views[i] = (bert_lin){wt + (size_t)col / 64 * ps, bias + col, in, outs[i], ps};
@@ -318,6 +319,7 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
         float *wt = tmp ? own(&c, sizeof(float) * nw) : NULL;
         if (wt) {
             st_read_f32(cw, tmp);
+            st_release(&c.b->st, cw->data, cw->nbytes);
             memset(wt, 0, sizeof(float) * nw);
             for (int o = 0; o < H; o++)
                 for (int i = 0; i < H; i++)

@@ -222,6 +222,14 @@ const st_tensor *st_find(const st_file *f, const char *name) {
     return bsearch(&key, f->tensors, f->n_tensors, sizeof key, st_tensor_cmp);
 }
 
+void st_release(const st_file *f, const void *p, size_t bytes) {
+    const uint8_t *b = p, *mb = f->map;
+    if (!f->map || !b || b < mb || bytes > f->map_size || (size_t)(b - mb) > f->map_size - bytes) return;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t lo = ((uintptr_t)b + page - 1) & ~(page - 1), hi = ((uintptr_t)b + bytes) & ~(page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED); /* file-backed, never written: a hint, re-read on demand */
+}
+
 void st_close(st_file *f) {
     if (!f) return;
     free_tensors(f);

@@ -45,5 +45,10 @@ void st_close(st_file *f);
 /* F32/F16/BF16 tensor -> numel float32 values in out (always 0). */
 int st_read_f32(const st_tensor *t, float *out);
 float st_half_to_float(uint16_t h);
+/* Drops this process's resident pages of [p, p + bytes) when they lie in f's
+ * mapping (a no-op otherwise): once a converted or packed copy exists, they
+ * come back from the file only if read again, so peak memory stays near one
+ * copy of the weights. */
+void st_release(const st_file *f, const void *p, size_t bytes);
 
 #endif

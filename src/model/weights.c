@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "model/weights.h"
 #include "core/conv.h"
@@ -239,18 +238,9 @@ static void pack(wctx *c, conv1d_t *conv) {
     w_release(c, conv->w, (size_t)conv->cout * conv->cin * conv->k);
 }
 
-/* Drops the resident pages of a mapped tensor once a packed copy exists: they
- * come back from the file if ever read again (ONNX export), so peak memory
- * stays near one copy of the weights. */
-void w_release(wctx *c, const float *data, size_t n) {
-    const st_file *f = &c->m->st;
-    const uint8_t *b = (const uint8_t *)data, *e = b + n * sizeof(float);
-    const uint8_t *mb = f->map, *me = mb + f->map_size;
-    if (!f->map || b < mb || e > me) return; /* not in the mapping (converted copy) */
-    const uintptr_t page = 4096;
-    uintptr_t lo = ((uintptr_t)b + page - 1) & ~(page - 1), hi = (uintptr_t)e & ~(page - 1);
-    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
-}
+/* Drops the resident pages of a mapped tensor once a packed copy exists
+ * (st_release); the ONNX export reads them back from the file. */
+void w_release(wctx *c, const float *data, size_t n) { st_release(&c->m->st, data, n * sizeof(float)); }
 
 void w_conv(wctx *c, conv1d_t *conv, int cout, int cin, int k, int bias, const char *fmt, ...) {
     char prefix[200];
