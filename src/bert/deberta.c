@@ -196,8 +196,15 @@ SBV2_MULTIVERSION(gelu_rows, (float *restrict x, size_t n), (x, n))
  * piece of W^T (KC x 64 floats) stays in L2 while every block of tokens
  * reads it. */
 #define KC 1024
+/* Short inputs (a few blocks of tokens) stream W^T from memory once per call:
+ * there slices of KC_SHORT keep the panel piece (32 KB) in L1 for every block
+ * (3-8 % faster at 40 characters, measured; slower from ~100 tokens on, where
+ * the piece is reused from L2 by many blocks anyway). */
+#define KC_SHORT 128
+#define T_SHORT 96
 static void lin(const bert_lin *l, const float *x, int T, float *y, int acc, int nt, void (*post)(float *, size_t)) {
-    gemm_job g = {x, (size_t)l->in, T, l->in, l->wt, 64, l->out, y, (size_t)l->out, l->b, acc, l->in > 2 * KC ? KC : 0, 1, nt, post, l->ps};
+    const int kc = T <= T_SHORT ? (l->in > KC_SHORT ? KC_SHORT : 0) : l->in > 2 * KC ? KC : 0;
+    gemm_job g = {x, (size_t)l->in, T, l->in, l->wt, 64, l->out, y, (size_t)l->out, l->b, acc, kc, 1, nt, post, l->ps};
     conv_gemm(&g);
 }
 
