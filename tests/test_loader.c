@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "formats/file.h"
 #include "formats/npy.h"
 #include "formats/safetensors.h"
 #include "sbv2.h"
@@ -901,6 +902,36 @@ static const char *aivm_valid_case(const void *arg) {
     return w;
 }
 
+/* sbv2_read_file: a file of exactly max bytes is read whole (NUL-terminated),
+ * one byte more is refused, and a large file against a small max is refused
+ * after reading at most max + 1 bytes (the buffer never grows past that). */
+static const char *read_file_limit_case(const void *arg) {
+    (void)arg;
+    static char big[300000];
+    for (size_t i = 0; i < sizeof big; i++) big[i] = (char)('a' + i % 26);
+    char p[512];
+    if (!write_file(tmp_path(p, sizeof p, "limit.txt"), big, sizeof big)) return why("cannot write %s", p);
+    const size_t maxes[4] = {sizeof big, sizeof big - 1, 70000, 10};
+    for (int i = 0; i < 4; i++) {
+        sbv2_error err = {0};
+        char *buf = NULL;
+        size_t n = 7;
+        const int rc = sbv2_read_file(p, maxes[i], "test file", &buf, &n, &err);
+        const int want_ok = maxes[i] >= sizeof big;
+        if (want_ok && (rc != SBV2_OK || n != sizeof big || !buf || buf[n] != '\0' || memcmp(buf, big, n)))
+            return free(buf), why("max %zu: rc %d, %zu bytes: %s", maxes[i], rc, n, err.message);
+        if (!want_ok && (rc != SBV2_ERR_FORMAT || buf || n != 0 || !strstr(err.message, "is over")))
+            return free(buf), why("max %zu: rc %d, want a format error (%s)", maxes[i], rc, err.message);
+        free(buf);
+    }
+    sbv2_error err = {0};
+    char *buf = NULL;
+    size_t n = 0;
+    if (sbv2_read_file(tmp_path(p, sizeof p, "absent.txt"), 100, NULL, &buf, &n, &err) != SBV2_ERR_NOT_FOUND || buf)
+        return why("a missing file is not SBV2_ERR_NOT_FOUND");
+    return NULL;
+}
+
 #define RUN_TABLE(tab, fn) \
     for (size_t i_ = 0; i_ < sizeof tab / sizeof tab[0]; i_++) run_case(tab[i_].name, fn, &tab[i_])
 
@@ -919,6 +950,7 @@ int main(int argc, char **argv) {
     run_case("npy_valid_v1_f32", npy_valid_v1_f32, NULL);
     run_case("npy_valid_v2_i64", npy_valid_v2_i64, NULL);
     run_case("npy_roundtrip", npy_roundtrip, NULL);
+    run_case("read_file_limit", read_file_limit_case, NULL);
 
     /* sections 3-4 need the golden model: without it, skip (77) unless
      * something above already failed */
