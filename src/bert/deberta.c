@@ -198,7 +198,7 @@ SBV2_MULTIVERSION(gelu_rows, (float *restrict x, size_t n), (x, n))
 #define KC 1024
 /* Short inputs (a few blocks of tokens) stream W^T from memory once per call:
  * there slices of KC_SHORT keep the panel piece (32 KB) in L1 for every block
- * (3-8 % faster at 40 characters, measured; slower from ~100 tokens on, where
+ * (2-5 % faster at 40 characters, measured; slower from ~100 tokens on, where
  * the piece is reused from L2 by many blocks anyway). */
 #define KC_SHORT 128
 #define T_SHORT 96
