@@ -902,9 +902,10 @@ static const char *aivm_valid_case(const void *arg) {
     return w;
 }
 
-/* sbv2_read_file: a file of exactly max bytes is read whole (NUL-terminated),
- * one byte more is refused, and a large file against a small max is refused
- * after reading at most max + 1 bytes (the buffer never grows past that). */
+/* sbv2_read_file at its limit: a file of exactly max bytes is read whole
+ * (NUL-terminated); one byte over, or far over, is a format error with no
+ * buffer; a missing file is NOT_FOUND. (How far the buffer grows before the
+ * refusal is not observed here.) */
 static const char *read_file_limit_case(const void *arg) {
     (void)arg;
     static char big[300000];

@@ -62,10 +62,17 @@ static const st_tensor *find(lctx *c, const char *name, int ndim, int64_t d0, in
     return t;
 }
 
+/* t as fp32 into out; its pages of the mapped file are then dropped (the
+ * copy is what runs), so the process holds one copy of the weights */
+static void take(lctx *c, const st_tensor *t, float *out) {
+    st_read_f32(t, out);
+    st_release(&c->b->st, t->data, t->nbytes);
+}
+
 static float *get(lctx *c, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2) {
     const st_tensor *t = find(c, name, ndim, d0, d1, d2);
     float *p = t ? own(c, sizeof(float) * t->numel) : NULL;
-    if (p) st_read_f32(t, p), st_release(&c->b->st, t->data, t->nbytes);
+    if (p) take(c, t, p);
     return p;
 }
 
@@ -100,11 +107,10 @@ static void linear_n(lctx *c, bert_lin *all, bert_lin *views, int n, const int *
         float *tmp = t ? malloc(sizeof(float) * t->numel) : NULL;
         if (t && !tmp) c->rc = sbv2_fail(c->err, SBV2_ERR_NO_MEMORY, "out of memory loading the BERT model");
         if (tmp && tb) {
-            st_read_f32(t, tmp);
+            take(c, t, tmp);
             for (int o = 0; o < outs[i]; o++)
                 for (int k = 0; k < in; k++) wt[panel_at(ps, (size_t)k, (size_t)(col + o))] = tmp[(size_t)o * in + k];
-            st_read_f32(tb, bias + col);
-            st_release(&c->b->st, t->data, t->nbytes), st_release(&c->b->st, tb->data, tb->nbytes);
+            take(c, tb, bias + col);
         }
         free(tmp);
         if (views) views[i] = (bert_lin){wt + (size_t)col / 64 * ps, bias + col, in, outs[i], ps};
@@ -325,8 +331,7 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
         float *tmp = cw && !c.rc ? malloc(sizeof(float) * cw->numel) : NULL;
         float *wt = tmp ? own(&c, sizeof(float) * nw) : NULL;
         if (wt) {
-            st_read_f32(cw, tmp);
-            st_release(&c.b->st, cw->data, cw->nbytes);
+            take(&c, cw, tmp);
             memset(wt, 0, sizeof(float) * nw);
             for (int o = 0; o < H; o++)
                 for (int i = 0; i < H; i++)
