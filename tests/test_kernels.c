@@ -161,7 +161,7 @@ int main(void) {
                 for (int pth = 0; pth < 3; pth++) {
                     const int nt = nts[ti];
                     memcpy(C1, Ci, sizeof(float) * M * ldc);
-                    gemm_job g = {A, lda, M, K, B, ldb, N, C1, ldc, cb, acc, kc, 1, nt, NULL, 0};
+                    gemm_job g = {A, lda, M, K, B, ldb, N, C1, ldc, cb, acc, kc, 1, nt, NULL, 0, 0};
                     conv_gemm_isa(&g, forces[pth]);
                     double e = 0;
                     for (int i = 0; i < M; i++) e = fmax(e, maxdiff(C0 + i * ldc, C1 + i * ldc, N));
@@ -173,6 +173,26 @@ int main(void) {
                     if (ti == 0 && pth == 0) memcpy(Cg, C1, sizeof(float) * M * ldc);
                     else check_same(name, Cg, C1, (size_t)M * ldc);
                 }
+            /* B in 64-column panels, as rows or as 16-column strips (the BERT's
+               weights): the same sums, so the same bits, on every path */
+            const size_t ps = (size_t)K * 64;
+            float *P = conv_alloc(nbr / 64 * ps);
+            for (int strips = 0; strips < 2 && P; strips++) {
+                for (size_t c = 0; c < nbr; c++)
+                    for (int k = 0; k < K; k++)
+                        P[strips ? c / 64 * ps + c % 64 / 16 * (ps / 4) + (size_t)k * 16 + c % 16 : c / 64 * ps + (size_t)k * 64 + c % 64] =
+                            c < (size_t)N ? B[k * ldb + c] : 0.0f;
+                for (int ti = 0; ti < 2; ti++)
+                    for (int pth = 0; pth < 3; pth++) {
+                        memcpy(C1, Ci, sizeof(float) * M * ldc);
+                        gemm_job g = {A, lda, M, K, P, 64, N, C1, ldc, cb, acc, kc, 1, nts[ti], NULL, ps, strips};
+                        conv_gemm_isa(&g, forces[pth]);
+                        snprintf(name, sizeof name, "gemm %dx%dx%d kc %d%s, B in %s, %d threads %s", M, K, N, kc, acc ? " +acc" : "",
+                                 strips ? "strips" : "panels", nts[ti], pth == 2 ? conv_isa_name() : pth == 0 ? "generic" : "avx2 or less");
+                        check_same(name, Cg, C1, (size_t)M * ldc);
+                    }
+            }
+            free(P);
         }
         free(Ci), free(Cg);
         free(A), free(B), free(cb), free(C0), free(C1);

@@ -83,7 +83,10 @@ static float *get(lctx *c, const char *name, int ndim, int64_t d0, int64_t d1, i
  * contiguous run, streamed from memory without a TLB miss or a cache-set
  * conflict per row. */
 #define R64(n) (((n) + 63) & ~63)
-static inline size_t panel_at(size_t ps, size_t k, size_t c) { return c / 64 * ps + k * 64 + c % 64; }
+/* W^T[k][c] in a panel store (bert_lin): rows of 64 columns, or 16-column strips */
+static inline size_t panel_at(size_t ps, int strips, size_t k, size_t c) {
+    return strips ? c / 64 * ps + c % 64 / 16 * (ps / 4) + k * 16 + c % 16 : c / 64 * ps + k * 64 + c % 64;
+}
 
 /* Loads n linear layers of the same input size side by side into one W^T
  * (one product computes them all), each starting on a panel (its columns
@@ -109,14 +112,14 @@ static void linear_n(lctx *c, bert_lin *all, bert_lin *views, int n, const int *
         if (tmp && tb) {
             take(c, t, tmp);
             for (int o = 0; o < outs[i]; o++)
-                for (int k = 0; k < in; k++) wt[panel_at(ps, (size_t)k, (size_t)(col + o))] = tmp[(size_t)o * in + k];
+                for (int k = 0; k < in; k++) wt[panel_at(ps, c->b->strips, (size_t)k, (size_t)(col + o))] = tmp[(size_t)o * in + k];
             take(c, tb, bias + col);
         }
         free(tmp);
-        if (views) views[i] = (bert_lin){wt + (size_t)col / 64 * ps, bias + col, in, outs[i], ps};
+        if (views) views[i] = (bert_lin){wt + (size_t)col / 64 * ps, bias + col, in, outs[i], ps, c->b->strips};
         col += R64(outs[i]);
     }
-    *all = (bert_lin){wt, bias, in, n == 1 ? outs[0] : total, ps};
+    *all = (bert_lin){wt, bias, in, n == 1 ? outs[0] : total, ps, c->b->strips};
 }
 
 static void linear(lctx *c, bert_lin *l, int out, int in, const char *fmt, int layer) {
@@ -210,7 +213,7 @@ SBV2_MULTIVERSION(gelu_rows, (float *restrict x, size_t n), (x, n))
 #define T_SHORT 96
 static void lin(const bert_lin *l, const float *x, int T, float *y, int acc, int nt, void (*post)(float *, size_t)) {
     const int kc = T <= T_SHORT ? (l->in > KC_SHORT ? KC_SHORT : 0) : l->in > 2 * KC ? KC : 0;
-    gemm_job g = {x, (size_t)l->in, T, l->in, l->wt, 64, l->out, y, (size_t)l->out, l->b, acc, kc, 1, nt, post, l->ps};
+    gemm_job g = {x, (size_t)l->in, T, l->in, l->wt, 64, l->out, y, (size_t)l->out, l->b, acc, kc, 1, nt, post, l->ps, l->strips};
     conv_gemm(&g);
 }
 
@@ -300,6 +303,8 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
     if (!b) { sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); return NULL; }
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
+    /* the AVX2 tile reads a 16-column strip per pass: strips make it one stream */
+    b->strips = isa_active() == ISA_AVX2;
     lctx c = {b, err, read_config(b, path, err), "deberta."};
     if (!c.rc) {
         snprintf(path, sizeof path, "%s/vocab.txt", dir);
@@ -335,8 +340,8 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
             memset(wt, 0, sizeof(float) * nw);
             for (int o = 0; o < H; o++)
                 for (int i = 0; i < H; i++)
-                    for (int kk = 0; kk < K; kk++) wt[panel_at(ps, (size_t)kk * H + i, (size_t)o)] = tmp[((size_t)o * H + i) * K + kk];
-            b->conv = (bert_lin){wt, cb, H, H, ps};
+                    for (int kk = 0; kk < K; kk++) wt[panel_at(ps, b->strips, (size_t)kk * H + i, (size_t)o)] = tmp[((size_t)o * H + i) * K + kk];
+            b->conv = (bert_lin){wt, cb, H, H, ps, b->strips};
         } else if (!c.rc) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
         free(tmp);
         lnorm(&c, &b->ln_conv, H, "encoder.conv.LayerNorm", 0);
@@ -547,19 +552,19 @@ static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qk
         for (int d = 0; d < D; d++)
             for (int t = t0; t < t0 + 16 && t < T; t++) kp[d * ldt + t] = k[t * ld3 + d];
     for (int d = 0; d < D; d++) memset(kp + d * ldt + T, 0, (ldt - T) * sizeof(float));
-    gemm_job g = {q, ld3, T, D, kp, ldt, T, s, (size_t)T, NULL, 0, 0, 0, 1, NULL, 0};
+    gemm_job g = {q, ld3, T, D, kp, ldt, T, s, (size_t)T, NULL, 0, 0, 0, 1, NULL, 0, 0};
     conv_gemm(&g);
     const size_t hoff = (size_t)h * D * P2; /* this head's rows of the position tables */
     for (int blk = 0; blk * BAND_ROWS < T; blk++) {
         const int r0 = blk * BAND_ROWS, rows = T - r0 < BAND_ROWS ? T - r0 : BAND_ROWS;
         if (b->c2p) {
             gemm_job c = {q + r0 * ld3, ld3, rows, D, L->kr + hoff + bd->lo_c[blk], (size_t)P2, bd->wc[blk], cb + (size_t)r0 * wb,
-                          (size_t)wb, NULL, 0, 0, 0, 1, NULL, 0};
+                          (size_t)wb, NULL, 0, 0, 0, 1, NULL, 0, 0};
             conv_gemm(&c);
         }
         if (b->p2c) {
             gemm_job c = {k + r0 * ld3, ld3, rows, D, L->qr + hoff + bd->lo_p[blk], (size_t)P2, bd->wp[blk], pb + (size_t)r0 * wb,
-                          (size_t)wb, NULL, 0, 0, 0, 1, NULL, 0};
+                          (size_t)wb, NULL, 0, 0, 0, 1, NULL, 0, 0};
             conv_gemm(&c);
         }
     }
@@ -570,7 +575,7 @@ static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qk
 #endif
         add_positions(isa, s, b->c2p ? cb : NULL, b->p2c ? pb : NULL, bd, scale);
     softmax_rows(isa, s, T);
-    gemm_job o = {s, (size_t)T, T, T, v, ld3, D, ctx + (size_t)h * D, (size_t)HD, NULL, 0, 0, 0, 1, NULL, 0};
+    gemm_job o = {s, (size_t)T, T, T, v, ld3, D, ctx + (size_t)h * D, (size_t)HD, NULL, 0, 0, 0, 1, NULL, 0, 0};
     conv_gemm(&o);
 }
 
@@ -617,8 +622,9 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
                          e0 rows with (k-1)/2 zero rows each side, one product per tap */
             float *ct = a;
             for (int kk = 0; kk < b->conv_k; kk++) {
-                gemm_job g = {e0 + (size_t)kk * H, (size_t)H, T, H, b->conv.wt + (size_t)kk * H * 64, 64,
-                              H, ct, (size_t)H, kk == 0 ? b->conv.b : NULL, kk > 0, 0, 1, nt, kk == b->conv_k - 1 ? gelu : NULL, b->conv.ps};
+                gemm_job g = {e0 + (size_t)kk * H, (size_t)H, T, H, b->conv.wt + (size_t)kk * H * (b->strips ? 16 : 64), 64,
+                              H, ct, (size_t)H, kk == 0 ? b->conv.b : NULL, kk > 0, 0, 1, nt, kk == b->conv_k - 1 ? gelu : NULL, b->conv.ps,
+                              b->strips};
                 conv_gemm(&g);
             }
             add_par(x, ct, (size_t)H * T, nt);

@@ -9,11 +9,13 @@
 
 /* A linear layer stored as W^T in 64-column panels (gemm_job.b_pstride):
  * W^T[k][c] at wt[(c / 64) * ps + k * 64 + c % 64], ps = rows * 64, the last
- * panel zero-padded. */
+ * panel zero-padded; with strips (gemm_job.b_strips, chosen at load for the
+ * AVX2 path) each panel holds four 16-column strips of all rows instead. */
 typedef struct bert_lin {
     const float *wt, *b;
     int in, out;
     size_t ps;
+    int strips;
 } bert_lin;
 
 typedef struct {
@@ -26,6 +28,7 @@ typedef struct {
 
 struct sbv2_bert {
     int H, heads, D, I, n_layers, n_run, span, P2, buckets, max_pos, conv_k, vocab, c2p, p2c;
+    int strips;           /* weight panels in 16-column strips (bert_lin) */
     float eps;
     const st_tensor *emb;
     layernorm_t ln_emb;

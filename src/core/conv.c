@@ -84,7 +84,16 @@ typedef struct tile_args {
     size_t lda;
     void (*post)(float *row, size_t n); /* applied to each stored row piece, or NULL */
     int xcol;           /* xp's column of the tile's first column (t0, or 0 in a B panel) */
+    /* > 0: xp is a panel of 16-column strips (gemm_job.b_strips), each strip
+       xstrip floats from the last, rows of ldx = 16; 0: rows of ldx */
+    size_t xstrip;
+    size_t pf_cs;       /* prefetch: floats from one line of a row to the next (0: 16; strips: xstrip) */
 } tile_args;
+
+/* Offset in xp of column j's element of row 0 (rows follow at ldx). */
+static inline size_t x_col(const tile_args *a, int j) {
+    return a->xstrip ? (size_t)(j / 16) * a->xstrip + (size_t)(j % 16) : (size_t)a->xcol + (size_t)j;
+}
 
 /* Offset of the tile's row r of A (rows past `rows` repeat the last one). */
 static inline size_t a_row(const tile_args *a, int r) { return (size_t)(r < a->rows ? r : a->rows - 1) * a->lda; }
@@ -98,14 +107,16 @@ static void tile_generic(const tile_args *a) {
     for (int r = 0; r < MR; r++) ar[r] = a->ap ? a->ap + a_row(a, r) : NULL;
     for (int r = 0; r < MR; r++)
         for (int j = 0; j < a->n; j++) acc[r][j] = 0.0f;
+    size_t xo[64];
+    for (int j = 0; j < a->n; j++) xo[j] = x_col(a, j);
     for (int ci = 0; ci < a->cin; ci++) {
-        const float *xr = a->xp + (size_t)ci * a->ldx + a->xcol;
+        const float *xr = a->xp + (size_t)ci * a->ldx;
         for (int kk = 0; kk < a->k; kk++) {
             const int s = ci * a->k + kk;
             const float *xs = xr + kk * a->dil;
             for (int r = 0; r < MR; r++) {
                 const float w = TILE_W(a, ar, s, r);
-                for (int j = 0; j < a->n; j++) acc[r][j] = fmaf(w, xs[j], acc[r][j]);
+                for (int j = 0; j < a->n; j++) acc[r][j] = fmaf(w, xs[xo[j]], acc[r][j]);
             }
         }
     }
@@ -124,7 +135,7 @@ static void tile_generic(const tile_args *a) {
 /* One step of the tile's L2 prefetch: the next pf_per of its pf_lines lines. */
 #define PF_STEP(a, pfl, pf_per)                                                                                    \
     for (int u = 0; u < (pf_per) && (pfl) < (a)->pf_lines; u++, (pfl)++)                                            \
-    _mm_prefetch((const char *)((a)->pf + (size_t)((pfl) >> 2) * (a)->pf_ld + (size_t)((pfl)&3) * 16), _MM_HINT_T1)
+    _mm_prefetch((const char *)((a)->pf + (size_t)((pfl) >> 2) * (a)->pf_ld + (size_t)((pfl)&3) * ((a)->pf_cs ? (a)->pf_cs : 16)), _MM_HINT_T1)
 
 /* bias, column bias and residual, then the masked store of the 6 x 64 tile */
 __attribute__((target("avx512f"))) static inline void store_avx512(const tile_args *a, __m512 acc[MR][4]) {
@@ -158,6 +169,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
     for (int r = 0; r < MR; r++) ar[r] = direct ? a->ap + a_row(a, r) : NULL;
     const int steps = a->cin * a->k, pf_per = a->pf_lines > 0 ? (a->pf_lines + steps - 1) / steps : 0;
     int pfl = 0;
+    const size_t vs = a->xstrip ? a->xstrip : 16; /* from one 16-column vector to the next */
     for (int ci = 0; ci < a->cin; ci++) {
         const float *xr = a->xp + (size_t)ci * a->ldx + a->xcol;
         for (int kk = 0; kk < a->k; kk++) {
@@ -165,7 +177,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
             const float *xs = xr + kk * a->dil;
             PF_STEP(a, pfl, pf_per);
             __m512 x[4];
-            for (int v = 0; v < nv; v++) x[v] = _mm512_loadu_ps(xs + 16 * v);
+            for (int v = 0; v < nv; v++) x[v] = _mm512_loadu_ps(xs + vs * v);
             for (int r = 0; r < MR; r++) {
                 const __m512 wv = _mm512_set1_ps(direct ? ar[r][s] : a->wp[(size_t)s * MR + r]);
                 for (int v = 0; v < nv; v++) acc[r][v] = _mm512_fmadd_ps(wv, x[v], acc[r][v]);
@@ -200,6 +212,7 @@ __attribute__((target("avx512f"))) static void tile_avx512(const tile_args *a) {
  * strips; the accumulators wait in acc between chunks (exact: the FMA chain
  * per output is unchanged). */
 #define AVX2_CB 64
+#define AVX2_CB_STRIPS 256
 #define AVX2_ROW(r, w)                                       \
     do {                                                     \
         const __m256 wv = _mm256_broadcast_ss(w);            \
@@ -223,7 +236,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void strip_avx2
     const int pp = col == 0 ? pf_per : 0; /* the prefetch rides on the first strip */
     if (mode == 2) {
         const size_t l1 = a_row(a, 1), l2 = a_row(a, 2), l3 = a_row(a, 3), l4 = a_row(a, 4), l5 = a_row(a, 5);
-        const float *ar = a->ap + c0, *xs = a->xp + (size_t)c0 * a->ldx + a->xcol + col;
+        const float *ar = a->ap + c0, *xs = a->xp + (size_t)c0 * a->ldx + x_col(a, col);
         for (int ci = 0; ci < cn; ci++, xs += a->ldx, ar++) {
             PF_STEP(a, *pfl, pp);
             if (l1pf) L1_ROW_PF(xs);
@@ -232,7 +245,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void strip_avx2
             AVX2_ROW(3, ar + l3); AVX2_ROW(4, ar + l4); AVX2_ROW(5, ar + l5);
         }
     } else if (mode == 1) { /* 1x1 (the FFT bins and the Winograd pieces): one flat loop */
-        const float *w = a->wp + (size_t)c0 * MR, *xs = a->xp + (size_t)c0 * a->ldx + a->xcol + col;
+        const float *w = a->wp + (size_t)c0 * MR, *xs = a->xp + (size_t)c0 * a->ldx + x_col(a, col);
         for (int ci = 0; ci < cn; ci++, xs += a->ldx, w += MR) {
             PF_STEP(a, *pfl, pp);
             if (l1pf) L1_ROW_PF(xs);
@@ -243,7 +256,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void strip_avx2
     } else {
         const float *w = a->wp + (size_t)c0 * a->k * MR;
         for (int ci = c0; ci < c0 + cn; ci++) {
-            const float *xr = a->xp + (size_t)ci * a->ldx + a->xcol + col;
+            const float *xr = a->xp + (size_t)ci * a->ldx + x_col(a, col);
             for (int kk = 0; kk < a->k; kk++, w += MR) {
                 const float *xs = xr + kk * a->dil;
                 PF_STEP(a, *pfl, pp);
@@ -263,11 +276,14 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2_
     /* the prefetch is spread over the first strip's steps of every chunk */
     const int steps = a->cin * a->k, pf_per = a->pf_lines > 0 ? (a->pf_lines + steps - 1) / steps : 0;
     int pfl = 0;
-    const int cb = mode == 2 ? AVX2_CB / 2 : AVX2_CB; /* products: B streams in, A rows stay: smaller chunks (measured) */
+    /* products: B streams in, A rows stay: smaller chunks (measured); B in
+       strips: each strip's B is one contiguous stream, so a strip runs over
+       AVX2_CB_STRIPS inputs (6 rows of A, 16 KB at most, stay in L1) */
+    const int cb = a->xstrip ? AVX2_CB_STRIPS : mode == 2 ? AVX2_CB / 2 : AVX2_CB;
     for (int c0 = 0; c0 < a->cin; c0 += cb) {
         const int cn = a->cin - c0 < cb ? a->cin - c0 : cb;
         if (a->n == 64) { /* a full tile: the first strip also fetches the others' columns into L1 */
-            strip_avx2(a, 0, mode, c0, cn, acc, &pfl, pf_per, mode == 2);
+            strip_avx2(a, 0, mode, c0, cn, acc, &pfl, pf_per, mode == 2 && !a->xstrip);
             for (int col = 16; col < 64; col += 16) strip_avx2(a, col, mode, c0, cn, acc, &pfl, pf_per, 0);
         } else {
             for (int col = 0; col < a->n; col += 16) strip_avx2(a, col, mode, c0, cn, acc, &pfl, pf_per, 0);
@@ -353,7 +369,7 @@ static int run_tiles(const conv_job *j, isa_t isa, int nr, const float *xp, size
         int tt = (int)(w / blocks), b = (int)(w % blocks);
         tile_args a = {j->packed + (size_t)b * j->cin * j->k * MR, xp, ldx, j->cin, j->k, j->dil, j->bias, NULL, j->res,
                        j->y, (size_t)j->tout, b * MR, j->cout - b * MR < MR ? j->cout - b * MR : MR, tt * nr,
-                       j->tout - tt * nr < nr ? j->tout - tt * nr : nr, NULL, 0, 0, NULL, 0, NULL, tt * nr};
+                       j->tout - tt * nr < nr ? j->tout - tt * nr : nr, NULL, 0, 0, NULL, 0, NULL, tt * nr, 0, 0};
         tile_run(isa, &a);
     }
     return 0;
@@ -419,8 +435,8 @@ static void gemm_part(const gemm_job *g, isa_t isa, int nr, int kc, int tid, int
        panel and slice, a kc x 64 piece of B is read from memory by the
        first block and from cache by the rest, which meanwhile prefetch the
        next piece. */
-    const int pan = g->b_pstride > 0;
-    const size_t ldb = pan ? 64 : g->ldb;
+    const int pan = g->b_pstride > 0, strips = pan && g->b_strips;
+    const size_t ldb = strips ? 16 : pan ? 64 : g->ldb, xstrip = strips ? g->b_pstride / 4 : 0;
     const long pairs = (long)tiles * blocks, p0 = pairs * tid / nth, p1 = pairs * (tid + 1) / nth;
     if (p1 <= p0) return;
     const int tt0 = (int)(p0 / blocks), tt1 = (int)((p1 - 1) / blocks);
@@ -435,18 +451,19 @@ static void gemm_part(const gemm_job *g, isa_t isa, int nr, int kc, int tid, int
             const int nkn = K - nk0 < kc ? K - nk0 : kc, helpers = b_hi - b_lo > 1 ? b_hi - b_lo - 1 : 1;
             for (int b = b_lo; b < b_hi; b++) {
                 /* B row-major (row k0 of the whole matrix) or the panel of this tile */
-                const float *bk = pan ? g->b + (size_t)tt * g->b_pstride + (size_t)k0 * 64 : g->b + (size_t)k0 * g->ldb;
+                const float *bk = pan ? g->b + (size_t)tt * g->b_pstride + (size_t)k0 * ldb : g->b + (size_t)k0 * g->ldb;
                 tile_args a = {NULL, bk, ldb, kn, 1, 1, NULL,
                                ks == 0 ? g->cbias : NULL, acc ? g->c : NULL, g->c, g->ldc, b * MR,
                                M - b * MR < MR ? M - b * MR : MR, tt * nr, N - tt * nr < nr ? N - tt * nr : nr, NULL, 0, 0,
-                               g->a + (size_t)b * MR * g->lda + k0, g->lda, ks == nks - 1 ? g->post : NULL, pan ? 0 : tt * nr};
+                               g->a + (size_t)b * MR * g->lda + k0, g->lda, ks == nks - 1 ? g->post : NULL, pan ? 0 : tt * nr,
+                               xstrip, xstrip};
                 /* blocks after the first each fetch a share of the next piece's rows
                    (a lone block fetches them all) */
                 const int me = b_hi - b_lo > 1 ? b - b_lo - 1 : 0;
                 if (g->prefetch && isa != ISA_GENERIC && has_next && me >= 0) {
                     const int per = (nkn + helpers - 1) / helpers, r0 = me * per, r1 = r0 + per < nkn ? r0 + per : nkn;
                     if (r1 > r0) {
-                        a.pf = pan ? g->b + (size_t)ntt * g->b_pstride + (size_t)(nk0 + r0) * 64
+                        a.pf = pan ? g->b + (size_t)ntt * g->b_pstride + (size_t)(nk0 + r0) * ldb
                                    : g->b + (size_t)(nk0 + r0) * g->ldb + (size_t)ntt * nr;
                         a.pf_ld = ldb;
                         a.pf_lines = 4 * (r1 - r0);
@@ -483,7 +500,7 @@ int conv_gemm_isa(const gemm_job *g, int force) {
 }
 
 int conv_matmul(const float *a, int M, int K, const float *b, size_t ldb, int N, float *c, int nt) {
-    gemm_job g = {a, (size_t)K, M, K, b, ldb, N, c, (size_t)N, NULL, 0, 0, 0, nt, NULL, 0};
+    gemm_job g = {a, (size_t)K, M, K, b, ldb, N, c, (size_t)N, NULL, 0, 0, 0, nt, NULL, 0, 0};
     return conv_gemm(&g);
 }
 
@@ -508,7 +525,7 @@ double conv_kernel_gflops(int n_threads, double seconds) {
     if (a && b && c) {
         for (size_t i = 0; i < (size_t)M * K * n_threads; i++) a[i] = (float)(i % 7) * 0.1f;
         for (size_t i = 0; i < (size_t)K * (N + 64); i++) b[i] = (float)(i % 5) * 0.1f;
-        gemm_job g = {a, (size_t)K, M * n_threads, K, b, (size_t)N + 64, N, c, (size_t)N, NULL, 0, 0, 0, n_threads, NULL, 0};
+        gemm_job g = {a, (size_t)K, M * n_threads, K, b, (size_t)N + 64, N, c, (size_t)N, NULL, 0, 0, 0, n_threads, NULL, 0, 0};
         const double t_end = now_s() + seconds;
         while (now_s() < t_end) {
             const double t0 = now_s();

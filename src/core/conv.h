@@ -104,6 +104,12 @@ typedef struct gemm_job {
        row k at b[(c / 64) * b_pstride + k * 64 + c % 64], so a tile's piece
        of B is one contiguous run (streamed, no TLB miss per row). */
     size_t b_pstride;
+    /* with b_pstride: each panel is four 16-column strips, strip s of K rows
+       (all of B's rows, b_pstride / 64 of them) at b_pstride / 4 floats from
+       the last: column c of row k at b[(c / 64) * b_pstride + (c % 64) / 16 *
+       (b_pstride / 4) + k * 16 + c % 16]. The AVX2 tile then reads each 6 x 16
+       strip's B as one contiguous run. Same sums, same order, either layout. */
+    int b_strips;
 } gemm_job;
 int conv_gemm(const gemm_job *g);
 /* Tests: the same with the portable kernel (CONV_FORCE_GENERIC) or at most
