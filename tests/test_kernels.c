@@ -180,8 +180,7 @@ int main(void) {
             for (int strips = 0; strips < 2 && P; strips++) {
                 for (size_t c = 0; c < nbr; c++)
                     for (int k = 0; k < K; k++)
-                        P[strips ? c / 64 * ps + c % 64 / 16 * (ps / 4) + (size_t)k * 16 + c % 16 : c / 64 * ps + (size_t)k * 64 + c % 64] =
-                            c < (size_t)N ? B[k * ldb + c] : 0.0f;
+                        P[gemm_panel_at(ps, strips, (size_t)k, c)] = c < (size_t)N ? B[k * ldb + c] : 0.0f;
                 for (int ti = 0; ti < 2; ti++)
                     for (int pth = 0; pth < 3; pth++) {
                         memcpy(C1, Ci, sizeof(float) * M * ldc);

@@ -83,10 +83,6 @@ static float *get(lctx *c, const char *name, int ndim, int64_t d0, int64_t d1, i
  * contiguous run, streamed from memory without a TLB miss or a cache-set
  * conflict per row. */
 #define R64(n) (((n) + 63) & ~63)
-/* W^T[k][c] in a panel store (bert_lin): rows of 64 columns, or 16-column strips */
-static inline size_t panel_at(size_t ps, int strips, size_t k, size_t c) {
-    return strips ? c / 64 * ps + c % 64 / 16 * (ps / 4) + k * 16 + c % 16 : c / 64 * ps + k * 64 + c % 64;
-}
 
 /* Loads n linear layers of the same input size side by side into one W^T
  * (one product computes them all), each starting on a panel (its columns
@@ -112,7 +108,7 @@ static void linear_n(lctx *c, bert_lin *all, bert_lin *views, int n, const int *
         if (tmp && tb) {
             take(c, t, tmp);
             for (int o = 0; o < outs[i]; o++)
-                for (int k = 0; k < in; k++) wt[panel_at(ps, c->b->strips, (size_t)k, (size_t)(col + o))] = tmp[(size_t)o * in + k];
+                for (int k = 0; k < in; k++) wt[gemm_panel_at(ps, c->b->strips, (size_t)k, (size_t)(col + o))] = tmp[(size_t)o * in + k];
             take(c, tb, bias + col);
         }
         free(tmp);
@@ -340,7 +336,7 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
             memset(wt, 0, sizeof(float) * nw);
             for (int o = 0; o < H; o++)
                 for (int i = 0; i < H; i++)
-                    for (int kk = 0; kk < K; kk++) wt[panel_at(ps, b->strips, (size_t)kk * H + i, (size_t)o)] = tmp[((size_t)o * H + i) * K + kk];
+                    for (int kk = 0; kk < K; kk++) wt[gemm_panel_at(ps, b->strips, (size_t)kk * H + i, (size_t)o)] = tmp[((size_t)o * H + i) * K + kk];
             b->conv = (bert_lin){wt, cb, H, H, ps, b->strips};
         } else if (!c.rc) c.rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
         free(tmp);
@@ -622,7 +618,7 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
                          e0 rows with (k-1)/2 zero rows each side, one product per tap */
             float *ct = a;
             for (int kk = 0; kk < b->conv_k; kk++) {
-                gemm_job g = {e0 + (size_t)kk * H, (size_t)H, T, H, b->conv.wt + (size_t)kk * H * (b->strips ? 16 : 64), 64,
+                gemm_job g = {e0 + (size_t)kk * H, (size_t)H, T, H, b->conv.wt + gemm_panel_at(b->conv.ps, b->strips, (size_t)kk * H, 0), 64,
                               H, ct, (size_t)H, kk == 0 ? b->conv.b : NULL, kk > 0, 0, 1, nt, kk == b->conv_k - 1 ? gelu : NULL, b->conv.ps,
                               b->strips};
                 conv_gemm(&g);

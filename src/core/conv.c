@@ -87,9 +87,11 @@ typedef struct tile_args {
     /* > 0: xp is a panel of 16-column strips (gemm_job.b_strips), each strip
        xstrip floats from the last, rows of ldx = 16; 0: rows of ldx */
     size_t xstrip;
-    size_t pf_cs;       /* prefetch: floats from one line of a row to the next (0: 16; strips: xstrip) */
 } tile_args;
 
+/* Floats in xp from one 16-column vector of a row to the next (the prefetch's
+   lines of a row too): 16 in rows, the strip stride in strips. */
+static inline size_t x_vstride(const tile_args *a) { return a->xstrip ? a->xstrip : 16; }
 /* Offset in xp of column j's element of row 0 (rows follow at ldx). */
 static inline size_t x_col(const tile_args *a, int j) {
     return a->xstrip ? (size_t)(j / 16) * a->xstrip + (size_t)(j % 16) : (size_t)a->xcol + (size_t)j;
@@ -135,7 +137,7 @@ static void tile_generic(const tile_args *a) {
 /* One step of the tile's L2 prefetch: the next pf_per of its pf_lines lines. */
 #define PF_STEP(a, pfl, pf_per)                                                                                    \
     for (int u = 0; u < (pf_per) && (pfl) < (a)->pf_lines; u++, (pfl)++)                                            \
-    _mm_prefetch((const char *)((a)->pf + (size_t)((pfl) >> 2) * (a)->pf_ld + (size_t)((pfl)&3) * ((a)->pf_cs ? (a)->pf_cs : 16)), _MM_HINT_T1)
+    _mm_prefetch((const char *)((a)->pf + (size_t)((pfl) >> 2) * (a)->pf_ld + (size_t)((pfl)&3) * x_vstride(a)), _MM_HINT_T1)
 
 /* bias, column bias and residual, then the masked store of the 6 x 64 tile */
 __attribute__((target("avx512f"))) static inline void store_avx512(const tile_args *a, __m512 acc[MR][4]) {
@@ -169,7 +171,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
     for (int r = 0; r < MR; r++) ar[r] = direct ? a->ap + a_row(a, r) : NULL;
     const int steps = a->cin * a->k, pf_per = a->pf_lines > 0 ? (a->pf_lines + steps - 1) / steps : 0;
     int pfl = 0;
-    const size_t vs = a->xstrip ? a->xstrip : 16; /* from one 16-column vector to the next */
+    const size_t vs = x_vstride(a);
     for (int ci = 0; ci < a->cin; ci++) {
         const float *xr = a->xp + (size_t)ci * a->ldx + a->xcol;
         for (int kk = 0; kk < a->k; kk++) {
@@ -278,7 +280,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2_
     int pfl = 0;
     /* products: B streams in, A rows stay: smaller chunks (measured); B in
        strips: each strip's B is one contiguous stream, so a strip runs over
-       AVX2_CB_STRIPS inputs (6 rows of A, 16 KB at most, stay in L1) */
+       AVX2_CB_STRIPS inputs (6 rows of A, 6 KB, stay in L1) */
     const int cb = a->xstrip ? AVX2_CB_STRIPS : mode == 2 ? AVX2_CB / 2 : AVX2_CB;
     for (int c0 = 0; c0 < a->cin; c0 += cb) {
         const int cn = a->cin - c0 < cb ? a->cin - c0 : cb;
@@ -369,7 +371,7 @@ static int run_tiles(const conv_job *j, isa_t isa, int nr, const float *xp, size
         int tt = (int)(w / blocks), b = (int)(w % blocks);
         tile_args a = {j->packed + (size_t)b * j->cin * j->k * MR, xp, ldx, j->cin, j->k, j->dil, j->bias, NULL, j->res,
                        j->y, (size_t)j->tout, b * MR, j->cout - b * MR < MR ? j->cout - b * MR : MR, tt * nr,
-                       j->tout - tt * nr < nr ? j->tout - tt * nr : nr, NULL, 0, 0, NULL, 0, NULL, tt * nr, 0, 0};
+                       j->tout - tt * nr < nr ? j->tout - tt * nr : nr, NULL, 0, 0, NULL, 0, NULL, tt * nr, 0};
         tile_run(isa, &a);
     }
     return 0;
@@ -456,7 +458,7 @@ static void gemm_part(const gemm_job *g, isa_t isa, int nr, int kc, int tid, int
                                ks == 0 ? g->cbias : NULL, acc ? g->c : NULL, g->c, g->ldc, b * MR,
                                M - b * MR < MR ? M - b * MR : MR, tt * nr, N - tt * nr < nr ? N - tt * nr : nr, NULL, 0, 0,
                                g->a + (size_t)b * MR * g->lda + k0, g->lda, ks == nks - 1 ? g->post : NULL, pan ? 0 : tt * nr,
-                               xstrip, xstrip};
+                               xstrip};
                 /* blocks after the first each fetch a share of the next piece's rows
                    (a lone block fetches them all) */
                 const int me = b_hi - b_lo > 1 ? b - b_lo - 1 : 0;

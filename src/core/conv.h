@@ -104,13 +104,17 @@ typedef struct gemm_job {
        row k at b[(c / 64) * b_pstride + k * 64 + c % 64], so a tile's piece
        of B is one contiguous run (streamed, no TLB miss per row). */
     size_t b_pstride;
-    /* with b_pstride: each panel is four 16-column strips, strip s of K rows
-       (all of B's rows, b_pstride / 64 of them) at b_pstride / 4 floats from
-       the last: column c of row k at b[(c / 64) * b_pstride + (c % 64) / 16 *
-       (b_pstride / 4) + k * 16 + c % 16]. The AVX2 tile then reads each 6 x 16
-       strip's B as one contiguous run. Same sums, same order, either layout. */
+    /* with b_pstride: each panel is four 16-column strips of all of B's rows
+       (b_pstride / 64 of them), b_pstride / 4 floats apart (gemm_panel_at).
+       The AVX2 tile then reads each 6 x 16 strip's B as one contiguous run.
+       Same sums, same order, either layout. */
     int b_strips;
 } gemm_job;
+/* Where W^T[k][c] (row k, column c of B) sits in a panel store of panel
+   stride ps (b_pstride), as rows of 64 columns or as 16-column strips. */
+static inline size_t gemm_panel_at(size_t ps, int strips, size_t k, size_t c) {
+    return strips ? c / 64 * ps + c % 64 / 16 * (ps / 4) + k * 16 + c % 16 : c / 64 * ps + k * 64 + c % 64;
+}
 int conv_gemm(const gemm_job *g);
 /* Tests: the same with the portable kernel (CONV_FORCE_GENERIC) or at most
  * AVX2 (CONV_FORCE_AVX2). */
