@@ -22,10 +22,12 @@ fs.mkdirSync(path.join(MODELS, 'tiny-jp-extra'), { recursive: true });
 for (const f of ['config.json', 'style_vectors.npy', 'model.safetensors'])
   fs.symlinkSync(path.join(GOLDEN, 'netg', 'tiny-jp-extra', f), path.join(MODELS, 'tiny-jp-extra', f));
 const procs = [];
+// --timeout 600: a request's deadline covers its whole stream, and the 240-character
+// stream below outran the default 120 s under the sanitizers on a slow CI machine.
 
 async function instance() {
   const p = spawn(SBV2, ['serve', '--models', MODELS, '--bert', path.join(GOLDEN, 'tts', 'bert'), '--port', '0', '--threads', '1',
-    '--limit', '0', '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--limit', '0', '--timeout', '600', '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
   procs.push(p);
   let log = '';
   p.stderr.on('data', (d) => { log += d; });
