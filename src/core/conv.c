@@ -172,6 +172,28 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
     const int steps = a->cin * a->k, pf_per = a->pf_lines > 0 ? (a->pf_lines + steps - 1) / steps : 0;
     int pfl = 0;
     const size_t vs = x_vstride(a);
+    if (direct && a->rows == MR && a->k == 1) {
+        /* a full block of A in place: rows 1, 2 (4, 5) as p0 (p3) + 1 or 2 strides,
+           so the row pointers stay in registers (the general loop below reloads
+           them from the stack every step); the same FMAs in the same order */
+        const size_t ld = a->lda;
+        const float *p0 = a->ap, *p3 = a->ap + 3 * ld, *xs = a->xp + a->xcol;
+        for (int ci = 0; ci < a->cin; ci++, xs += a->ldx, p0++, p3++) {
+            PF_STEP(a, pfl, pf_per);
+            __m512 x[4];
+            for (int v = 0; v < nv; v++) x[v] = _mm512_loadu_ps(xs + vs * v);
+            const __m512 w0 = _mm512_set1_ps(p0[0]), w1 = _mm512_set1_ps(p0[ld]), w2 = _mm512_set1_ps(p0[2 * ld]);
+            for (int v = 0; v < nv; v++) acc[0][v] = _mm512_fmadd_ps(w0, x[v], acc[0][v]);
+            for (int v = 0; v < nv; v++) acc[1][v] = _mm512_fmadd_ps(w1, x[v], acc[1][v]);
+            for (int v = 0; v < nv; v++) acc[2][v] = _mm512_fmadd_ps(w2, x[v], acc[2][v]);
+            const __m512 w3 = _mm512_set1_ps(p3[0]), w4 = _mm512_set1_ps(p3[ld]), w5 = _mm512_set1_ps(p3[2 * ld]);
+            for (int v = 0; v < nv; v++) acc[3][v] = _mm512_fmadd_ps(w3, x[v], acc[3][v]);
+            for (int v = 0; v < nv; v++) acc[4][v] = _mm512_fmadd_ps(w4, x[v], acc[4][v]);
+            for (int v = 0; v < nv; v++) acc[5][v] = _mm512_fmadd_ps(w5, x[v], acc[5][v]);
+        }
+        store_avx512(a, acc);
+        return;
+    }
     for (int ci = 0; ci < a->cin; ci++) {
         const float *xr = a->xp + (size_t)ci * a->ldx + a->xcol;
         for (int kk = 0; kk < a->k; kk++) {
