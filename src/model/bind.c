@@ -9,6 +9,14 @@
 #include "model/weights.h"
 
 
+/* The default form of one resblock conv (see SBV2_FFT_MIN_CH). */
+static int resblock_form(int C, int k, int d, int can_wino, int can_fft) {
+    if (can_fft && C >= SBV2_FFT_MIN_CH && (C <= SBV2_FFT_MAX_CH || k >= SBV2_FFT_WIDE_MIN_K) && (k >= 7 || d == 1))
+        return SBV2_PATH_FFT;
+    if (can_wino && C >= SBV2_WINO_MIN_CH && (C >= SBV2_FFT_MIN_CH || d == 1)) return SBV2_PATH_WINOGRAD;
+    return SBV2_PATH_DIRECT;
+}
+
 static void bind_encoder(wctx *c, encoder_t *e, const sbv2_hparams *hp, int n_layers, int kernel,
                          const char *prefix) {
     const int H = hp->hidden_channels, F = hp->filter_channels;
@@ -192,28 +200,26 @@ int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
             r->has_c2 = hp->resblock == '1';
             for (int k = 0; k < r->n; k++) {
                 r->dil[k] = hp->res_dilations[j][k];
-                /* the default form (see SBV2_FFT_MIN_CH), plus every other applicable
-                   one on narrow stages */
                 const int C = u->cout, all = C <= SBV2_ALL_FORMS_CH;
-                const int can_wino = ks % 2 == 1 && ks >= 3 && r->dil[k] <= 64, can_fft = fftc_supported(ks);
-                r->path[k] = can_fft && C >= SBV2_FFT_MIN_CH && (C <= SBV2_FFT_MAX_CH || ks >= SBV2_FFT_WIDE_MIN_K) ? SBV2_PATH_FFT
-                             : can_wino && C >= SBV2_WINO_MIN_CH                  ? SBV2_PATH_WINOGRAD
-                                                                                  : SBV2_PATH_DIRECT;
-                const int wino = can_wino && (all || r->path[k] == SBV2_PATH_WINOGRAD);
-                const int fft = can_fft && (all || r->path[k] == SBV2_PATH_FFT);
-                c.no_pack = !all && r->path[k] != SBV2_PATH_DIRECT;
-                c.keep_folded = wino || fft;
-                if (hp->resblock == '1') {
-                    w_wn_conv(&c, &r->c1[k], u->cout, u->cout, ks, "dec.resblocks.%d.convs1.%d", idx, k);
-                    w_wn_conv(&c, &r->c2[k], u->cout, u->cout, ks, "dec.resblocks.%d.convs2.%d", idx, k);
-                } else {
-                    w_wn_conv(&c, &r->c1[k], u->cout, u->cout, ks, "dec.resblocks.%d.convs.%d", idx, k);
-                }
-                c.no_pack = c.keep_folded = 0;
-                for (int two = 0; two < 1 + (hp->resblock == '1'); two++) {
+                for (int two = 0; two < 1 + r->has_c2; two++) {
+                    /* c1 runs at the branch's dilation, c2 at 1: each gets its own default
+                       form (see resblock_form), plus every other applicable one on narrow
+                       stages */
+                    const int d = two ? 1 : r->dil[k];
+                    const int can_wino = ks % 2 == 1 && ks >= 3 && d <= 64, can_fft = fftc_supported(ks);
+                    const int path = resblock_form(C, ks, d, can_wino, can_fft);
+                    (two ? r->path2 : r->path)[k] = path;
+                    const int wino = can_wino && (all || path == SBV2_PATH_WINOGRAD);
+                    const int fft = can_fft && (all || path == SBV2_PATH_FFT);
                     conv1d_t *cv = two ? &r->c2[k] : &r->c1[k];
                     wino_conv *wc = two ? &r->w2[k] : &r->w1[k];
                     fft_conv *fc = two ? &r->f2[k] : &r->f1[k];
+                    c.no_pack = !all && path != SBV2_PATH_DIRECT;
+                    c.keep_folded = wino || fft;
+                    if (two) w_wn_conv(&c, cv, C, C, ks, "dec.resblocks.%d.convs2.%d", idx, k);
+                    else if (hp->resblock == '1') w_wn_conv(&c, cv, C, C, ks, "dec.resblocks.%d.convs1.%d", idx, k);
+                    else w_wn_conv(&c, cv, C, C, ks, "dec.resblocks.%d.convs.%d", idx, k);
+                    c.no_pack = c.keep_folded = 0;
                     if (!cv->w) continue;
                     if (wino) {
                         float *p = w_alloc(&c, wino_packed_size(C, C, ks));

@@ -35,7 +35,7 @@ static int resblock_forward(run_ctx *r, const resblock_t *rb, const float *src, 
         const float *x = k == 0 ? src : dst;
         const int d = rb->dil[k], two = rb->has_c2;
         int rc = res_conv(r, rb->path[k], &rb->c1[k], &rb->w1[k], &rb->f1[k], x, T, d, two ? NULL : x, two ? tmp : dst);
-        if (rc == SBV2_OK && two) rc = res_conv(r, rb->path[k], &rb->c2[k], &rb->w2[k], &rb->f2[k], tmp, T, 1, x, dst);
+        if (rc == SBV2_OK && two) rc = res_conv(r, rb->path2[k], &rb->c2[k], &rb->w2[k], &rb->f2[k], tmp, T, 1, x, dst);
         if (rc != SBV2_OK) return rc;
     }
     return SBV2_OK;

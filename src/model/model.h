@@ -11,19 +11,21 @@
 #define SBV2_MAX_UPS 16
 #define SBV2_MAX_RESKERNELS 8
 #define SBV2_MAX_DILATIONS 3
-/* Kernel forms of the decoder's resblock convs, chosen per conv at load
-   (measured on the full-size model): FFT overlap-save for long kernels (5..17
-   taps) from SBV2_FFT_MIN_CH channels (below it the transforms cost more than
-   they save); above SBV2_FFT_MAX_CH channels only for kernels of at least
-   SBV2_FFT_WIDE_MIN_K taps, which save the most per byte of their weights (32
-   floats per channel pair: FFT for the 7-tap convs at 256 channels would add
-   27 MB for ~3 % speed). Winograd F(3,3) for the other odd kernels from
-   SBV2_WINO_MIN_CH channels, else the direct packed kernel. Up to
-   SBV2_ALL_FORMS_CH channels every applicable form is kept, so tests can run
-   each path on small models. */
-#define SBV2_WINO_MIN_CH 64
-#define SBV2_FFT_MIN_CH 32
-#define SBV2_FFT_MAX_CH 128
+/* Kernel forms of the decoder's resblock convs, chosen per conv at load by
+   its channels C, taps k and dilation d (see resblock_form in bind.c; timed
+   one conv at a time on the full-size model's stages, AVX2 and AVX-512 on a
+   Zen 4, where both paths ranked the forms alike): FFT overlap-save for
+   kernels of 7+ taps (5 at dilation 1) from SBV2_FFT_MIN_CH channels, up to
+   SBV2_FFT_MAX_CH channels or beyond it for kernels of SBV2_FFT_WIDE_MIN_K+
+   taps (32 floats of weights per channel pair); Winograd F(3,3) for the rest
+   from SBV2_WINO_MIN_CH channels, but below SBV2_FFT_MIN_CH only undilated
+   (a dilated Winograd or FFT pass over few channels costs more than it
+   saves); else the direct packed kernel. Up to SBV2_ALL_FORMS_CH channels
+   every applicable form is kept, so tests can run each path on small
+   models. */
+#define SBV2_WINO_MIN_CH 16
+#define SBV2_FFT_MIN_CH 64
+#define SBV2_FFT_MAX_CH 256
 #define SBV2_FFT_WIDE_MIN_K 9
 #define SBV2_ALL_FORMS_CH 32
 enum { SBV2_PATH_DEFAULT = 0, SBV2_PATH_DIRECT, SBV2_PATH_WINOGRAD, SBV2_PATH_FFT };
@@ -133,7 +135,7 @@ typedef struct resblock_t {
     conv1d_t c1[SBV2_MAX_DILATIONS], c2[SBV2_MAX_DILATIONS]; /* c2 unused for type "2" */
     wino_conv w1[SBV2_MAX_DILATIONS], w2[SBV2_MAX_DILATIONS]; /* Winograd forms (when .ok) */
     fft_conv f1[SBV2_MAX_DILATIONS], f2[SBV2_MAX_DILATIONS];  /* FFT forms (when .ok) */
-    int path[SBV2_MAX_DILATIONS];                              /* default SBV2_PATH_* of c1 and c2 */
+    int path[SBV2_MAX_DILATIONS], path2[SBV2_MAX_DILATIONS];   /* default SBV2_PATH_* of c1, of c2 */
     int dil[SBV2_MAX_DILATIONS];
 } resblock_t;
 

@@ -63,7 +63,12 @@ static void on_segv(int sig, siginfo_t *si, void *ucv) {
         int found = 0;
         for (int i = 0; i < g_n && !found; i++) /* exact subleaf, else subleaf 0 */
             if (g_tab[i].leaf == leaf && g_tab[i].sub == sub) memcpy(r, g_tab[i].r, sizeof r), found = 1;
-        for (int i = 0; i < g_n && !found; i++)
+        /* a leaf read at subleaf 0 only ignores ECX: answer with that; a leaf
+           read at many subleaves answers zeros past them, so enumerations
+           (leaf 4, AMD's 0x8000001D cache list) end as on the CPU */
+        int subs = 0;
+        for (int i = 0; i < g_n; i++) subs += g_tab[i].leaf == leaf;
+        for (int i = 0; i < g_n && !found && subs == 1; i++)
             if (g_tab[i].leaf == leaf && g_tab[i].sub == 0) memcpy(r, g_tab[i].r, sizeof r), found = 1;
         g[REG_RAX] = r[0], g[REG_RBX] = r[1], g[REG_RCX] = r[2], g[REG_RDX] = r[3];
         g[REG_RIP] += 2;
@@ -91,7 +96,8 @@ __attribute__((constructor)) static void cpuid_avx2_init(void) {
              s++)
             record(l, s);
     __cpuid(0x80000000u, a, b, c, d);
-    for (unsigned l = 0x80000000u; l <= a && l < 0x80000030u; l++) record(l, 0);
+    for (unsigned l = 0x80000000u; l <= a && l < 0x80000030u; l++) /* AMD: cache list, QoS, topology have subleaves */
+        for (unsigned s = 0; s < (l == 0x8000001du || l == 0x80000020u || l == 0x80000026u ? 16u : 1u); s++) record(l, s);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_segv;
