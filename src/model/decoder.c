@@ -48,6 +48,7 @@ static int upsample_forward(run_ctx *r, const ups_t *u, const float *x, int tin,
         if (q == 0) continue;
         if (op_conv1d_fused(&u->phase[ph], x, tin, 1, u->phase_pad[ph], LRELU_SLOPE, NULL, tmp, q, r->nt, r->ws))
             return SBV2_ERR_NO_MEMORY;
+#pragma omp parallel for num_threads(r->nt) schedule(static) if ((long)u->cout * q > 100000)
         for (int co = 0; co < u->cout; co++) {
             const float *src = tmp + (size_t)co * q;
             float *dst = y + (size_t)co * tout + ph;
@@ -101,24 +102,39 @@ int decoder_forward(run_ctx *r, const struct sbv2_model *m, const float *z, int 
         if ((rc = upsample_forward(r, u, x, (int)L, y, (int)nl, tmp)) != SBV2_OK) goto done;
         C = u->cout;
         L = nl;
-        for (int j = 0; j < hp->n_res_kernels; j++) {
-            float *dst = j == 0 ? acc : x;
-            if ((rc = resblock_forward(r, &d->res[i * hp->n_res_kernels + j], y, dst, (int)L, tmp)) != SBV2_OK) goto done;
-            if (j > 0) op_add(acc, x, (size_t)C * L);
-        }
+        /* the mean of the resblocks: acc = sum, in order; the last sum and the
+           division in one pass (the same operations as apart) */
         const float nk = (float)hp->n_res_kernels;
         const long n_el = (long)C * (long)L;
+        const int nrk = hp->n_res_kernels;
+        for (int j = 0; j < nrk; j++) {
+            float *dst = j == 0 ? acc : x;
+            if ((rc = resblock_forward(r, &d->res[i * nrk + j], y, dst, (int)L, tmp)) != SBV2_OK) goto done;
+            if (j == 0 && nrk == 1) {
 #pragma omp parallel for num_threads(r->nt) schedule(static) if (n_el > 100000)
-        for (long e = 0; e < n_el; e++) x[e] = acc[e] / nk;
+                for (long e = 0; e < n_el; e++) x[e] = acc[e] / nk;
+            } else if (j > 0 && j < nrk - 1) {
+#pragma omp parallel for num_threads(r->nt) schedule(static) if (n_el > 100000)
+                for (long e = 0; e < n_el; e++) acc[e] += x[e];
+            } else if (j > 0) {
+#pragma omp parallel for num_threads(r->nt) schedule(static) if (n_el > 100000)
+                for (long e = 0; e < n_el; e++) x[e] = (acc[e] + x[e]) / nk;
+            }
+        }
         char name[32];
         snprintf(name, sizeof name, "dec_stage%d", i);
         run_dump(r, name, x, 2, C, (int64_t)L, 0);
     }
-    op_leaky_relu(x, (size_t)C * L, 0.01f);
     out = malloc(sizeof(float) * (L ? L : 1));
     if (!out) { rc = SBV2_ERR_NO_MEMORY; goto done; }
-    op_conv1d(&d->conv_post, x, (int)L, 1, 3, out, (int)L, r->nt);
-    for (size_t e = 0; e < L; e++) out[e] = tanhf(out[e]);
+    /* leaky ReLU (0.01) fused into conv_post's input copy */
+    if (op_conv1d_fused(&d->conv_post, x, (int)L, 1, 3, 0.01f, NULL, out, (int)L, r->nt, r->ws)) {
+        free(out);
+        rc = SBV2_ERR_NO_MEMORY;
+        goto done;
+    }
+#pragma omp parallel for num_threads(r->nt) schedule(static) if (L > 100000)
+    for (long e = 0; e < (long)L; e++) out[e] = tanhf(out[e]);
     *wav = out;
     *n_out = L;
 done:
