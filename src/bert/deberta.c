@@ -122,7 +122,6 @@ static void linear(lctx *c, bert_lin *l, int out, int in, const char *fmt, int l
     linear_n(c, l, NULL, 1, &out, in, &fmt, layer);
 }
 
-static void add_par(float *y, const float *x, size_t n, int nt);
 
 /* e^x for x <= 0 in a form the compiler vectorises: 2^k times a degree-6
  * polynomial (relative error ~1e-7); x below -87 gives e^-87 (~1.6e-38). */
@@ -623,7 +622,7 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
                               b->strips};
                 conv_gemm(&g);
             }
-            add_par(x, ct, (size_t)H * T, nt);
+            op_add_par(x, ct, (size_t)H * T, nt);
             ln_rows(&b->ln_conv, x, T, nt);
         }
     }
@@ -717,7 +716,3 @@ int bert_feature(const sbv2_bert *b, const char *text, size_t len, const int *wo
     return rc;
 }
 
-static void add_par(float *y, const float *x, size_t n, int nt) {
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n > 100000)
-    for (size_t i = 0; i < n; i++) y[i] += x[i];
-}

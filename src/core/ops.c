@@ -103,3 +103,9 @@ void op_mul_mask(float *x, int c, int t, const float *mask) {
 void op_add(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
+
+void op_add_par(float *y, const float *x, size_t n, int nt) {
+    (void)nt;
+#pragma omp parallel for num_threads(nt > 0 ? nt : 1) schedule(static) if (nt > 1 && n > 100000)
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}

@@ -37,5 +37,6 @@ void op_relu(float *x, size_t n);
 void op_gelu(float *x, size_t n);            /* exact (erf) GELU, as torch's default */
 void op_mul_mask(float *x, int c, int t, const float *mask); /* x[c][t] *= mask[t] */
 void op_add(float *y, const float *x, size_t n); /* y += x */
+void op_add_par(float *y, const float *x, size_t n, int nt); /* y += x on nt threads (large n) */
 
 #endif

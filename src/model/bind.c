@@ -216,9 +216,11 @@ int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
                     fft_conv *fc = two ? &r->f2[k] : &r->f1[k];
                     c.no_pack = !all && path != SBV2_PATH_DIRECT;
                     c.keep_folded = wino || fft;
-                    if (two) w_wn_conv(&c, cv, C, C, ks, "dec.resblocks.%d.convs2.%d", idx, k);
-                    else if (hp->resblock == '1') w_wn_conv(&c, cv, C, C, ks, "dec.resblocks.%d.convs1.%d", idx, k);
-                    else w_wn_conv(&c, cv, C, C, ks, "dec.resblocks.%d.convs.%d", idx, k);
+                    char key[128];
+                    snprintf(key, sizeof key, two ? "dec.resblocks.%d.convs2.%d"
+                                              : hp->resblock == '1' ? "dec.resblocks.%d.convs1.%d" : "dec.resblocks.%d.convs.%d",
+                             idx, k);
+                    w_wn_conv(&c, cv, C, C, ks, "%s", key);
                     c.no_pack = c.keep_folded = 0;
                     if (!cv->w) continue;
                     if (wino) {
@@ -231,13 +233,7 @@ int sbv2_model_bind_weights(struct sbv2_model *m, sbv2_error *err) {
                     }
                     if (c.rc == SBV2_OK && (wino || fft) && !wc->ok && !fc->ok && !cv->packed) /* (not over an earlier error) */
                         c.rc = sbv2_fail(c.err, SBV2_ERR_NO_MEMORY, "out of memory while loading weights");
-                    if (wino || fft) {
-                        char key[128];
-                        snprintf(key, sizeof key, two ? "dec.resblocks.%d.convs2.%d"
-                                                  : hp->resblock == '1' ? "dec.resblocks.%d.convs1.%d" : "dec.resblocks.%d.convs.%d",
-                                 idx, k);
-                        w_drop_folded(&c, &cv->w, &cv->wn_key, key);
-                    }
+                    if (wino || fft) w_drop_folded(&c, &cv->w, &cv->wn_key, key);
                 }
             }
         }

@@ -102,25 +102,17 @@ int decoder_forward(run_ctx *r, const struct sbv2_model *m, const float *z, int 
         if ((rc = upsample_forward(r, u, x, (int)L, y, (int)nl, tmp)) != SBV2_OK) goto done;
         C = u->cout;
         L = nl;
-        /* the mean of the resblocks: acc = sum, in order; the last sum and the
-           division in one pass (the same operations as apart) */
-        const float nk = (float)hp->n_res_kernels;
-        const long n_el = (long)C * (long)L;
+        /* the mean of the resblocks: acc = their sum, in order, the last one's
+           add fused with the division (the same operations as apart) */
         const int nrk = hp->n_res_kernels;
+        const float nk = (float)nrk;
+        const long n_el = (long)C * (long)L;
         for (int j = 0; j < nrk; j++) {
-            float *dst = j == 0 ? acc : x;
-            if ((rc = resblock_forward(r, &d->res[i * nrk + j], y, dst, (int)L, tmp)) != SBV2_OK) goto done;
-            if (j == 0 && nrk == 1) {
-#pragma omp parallel for num_threads(r->nt) schedule(static) if (n_el > 100000)
-                for (long e = 0; e < n_el; e++) x[e] = acc[e] / nk;
-            } else if (j > 0 && j < nrk - 1) {
-#pragma omp parallel for num_threads(r->nt) schedule(static) if (n_el > 100000)
-                for (long e = 0; e < n_el; e++) acc[e] += x[e];
-            } else if (j > 0) {
-#pragma omp parallel for num_threads(r->nt) schedule(static) if (n_el > 100000)
-                for (long e = 0; e < n_el; e++) x[e] = (acc[e] + x[e]) / nk;
-            }
+            if ((rc = resblock_forward(r, &d->res[i * nrk + j], y, j == 0 ? acc : x, (int)L, tmp)) != SBV2_OK) goto done;
+            if (j > 0 && j < nrk - 1) op_add_par(acc, x, (size_t)n_el, r->nt);
         }
+#pragma omp parallel for num_threads(r->nt) schedule(static) if (n_el > 100000)
+        for (long e = 0; e < n_el; e++) x[e] = (nrk > 1 ? acc[e] + x[e] : acc[e]) / nk;
         char name[32];
         snprintf(name, sizeof name, "dec_stage%d", i);
         run_dump(r, name, x, 2, C, (int64_t)L, 0);
