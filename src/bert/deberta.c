@@ -206,10 +206,19 @@ SBV2_MULTIVERSION(gelu_rows, (float *restrict x, size_t n), (x, n))
  * the piece is reused from L2 by many blocks anyway). */
 #define KC_SHORT 128
 #define T_SHORT 96
-static void lin(const bert_lin *l, const float *x, int T, float *y, int acc, int nt, void (*post)(float *, size_t)) {
+static void lin(const bert_lin *l, const float *x, int T, float *y, int acc, int nt, void (*post)(float *, size_t), float *work) {
     const int kc = T <= T_SHORT ? (l->in > KC_SHORT ? KC_SHORT : 0) : l->in > 2 * KC ? KC : 0;
-    gemm_job g = {x, (size_t)l->in, T, l->in, l->wt, 64, l->out, y, (size_t)l->out, l->b, acc, kc, 1, nt, post, l->ps, l->strips};
+    gemm_job g = {x, (size_t)l->in, T, l->in, l->wt, 64, l->out, y, (size_t)l->out, l->b, acc, kc, 1, nt, post, l->ps, l->strips, work};
     conv_gemm(&g);
+}
+
+/* The position tables: per head, D rows of P2 table entries, or (with
+ * strips) the entries in 16-wide strips of D rows (P2 rounded up to 16,
+ * zeros past P2), so each band product reads its B as contiguous strips. */
+static size_t pos_ld(const sbv2_bert *b) { return b->strips ? (size_t)(b->P2 + 15) / 16 * 16 : (size_t)b->P2; }
+static size_t pos_at(const sbv2_bert *b, int h, int d, int r) {
+    const size_t base = (size_t)h * b->D * pos_ld(b);
+    return b->strips ? base + (size_t)(r / 16) * b->D * 16 + (size_t)d * 16 + r % 16 : base + (size_t)d * b->P2 + r;
 }
 
 static void lnorm(lctx *c, layernorm_t *ln, int ch, const char *fmt, int layer) {
@@ -376,17 +385,19 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
         linear(&c, &L->down, H, I, "encoder.layer.%d.output.dense", l);
         lnorm(&c, &L->ln_out, H, "encoder.layer.%d.output.LayerNorm", l);
         /* input-independent: position rows through this layer's q and k (biases included) */
-        L->qr = own(&c, sizeof(float) * ((size_t)HD * b->P2 + 64));
-        L->kr = own(&c, sizeof(float) * ((size_t)HD * b->P2 + 64));
+        const size_t tab = (size_t)HD * pos_ld(b) + 64;
+        L->qr = own(&c, sizeof(float) * tab);
+        L->kr = own(&c, sizeof(float) * tab);
         if (!c.rc) {
-            memset(L->qr + (size_t)HD * b->P2, 0, 64 * sizeof(float));
-            memset(L->kr + (size_t)HD * b->P2, 0, 64 * sizeof(float));
-            /* [P2][HD] products of the layer-normed rows, stored [HD][P2] for the heads */
+            memset(L->qr, 0, sizeof(float) * tab);
+            memset(L->kr, 0, sizeof(float) * tab);
+            /* [P2][HD] products of the layer-normed rows, stored per head as [D][P2]
+               rows, or with strips as 16-row strips [P2/16][D][16] (pos_at) */
             for (int pass = 0; pass < 2; pass++) {
-                lin(pass ? &L->k : &L->q, R, b->P2, tmp, 0, 1, NULL);
+                lin(pass ? &L->k : &L->q, R, b->P2, tmp, 0, 1, NULL, NULL);
                 float *dst = pass ? L->kr : L->qr;
                 for (int r = 0; r < b->P2; r++)
-                    for (int o = 0; o < HD; o++) dst[(size_t)o * b->P2 + r] = tmp[(size_t)r * HD + o];
+                    for (int o = 0; o < HD; o++) dst[pos_at(b, o / b->D, o % b->D, r)] = tmp[(size_t)r * HD + o];
             }
         }
     }
@@ -489,9 +500,13 @@ static int band_init(const sbv2_bert *b, int T, bert_band *bd) {
     return 0;
 }
 
-/* per-head scratch, each part on a 16-float boundary */
-static size_t head_floats(int T, int D, int wb) {
-    return (size_t)D * (R16(T) + 64) + R16((size_t)T * T) + 2 * (size_t)T * wb;
+/* per-head scratch, each part on a 16-float boundary: K^T, scores, bands,
+ * and with strips V as strips and room for the turned-round products */
+static size_t head_floats(const sbv2_bert *b, int T, int wb) {
+    const int D = b->D;
+    size_t n = (size_t)D * (R16(T) + 64) + R16((size_t)T * T) + 2 * (size_t)T * wb;
+    if (b->strips) n += R16((size_t)R16(D) * T) + R16(gemm_work_floats(T, T > D ? T : D, 1));
+    return n;
 }
 
 /* s[i][j] = (s[i][j] + c2p band[i][row(i-j)] + p2c band[j][row(i-j)]) * scale */
@@ -534,6 +549,10 @@ __attribute__((target("avx512f"))) static void add_positions_gather(float *s, co
 }
 #endif
 
+/* Offset of table entry lo (a multiple of 16) from a head's first: a band's
+ * B starts there, as rows or as strips. */
+static size_t band_col(const sbv2_bert *b, int lo) { return b->strips ? (size_t)(lo / 16) * b->D * 16 : (size_t)lo; }
+
 /* One head h: qkv [T][3HD] rows (q, k, v side by side); ctx [T][HD] gets
  * this head's D columns. */
 static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qkv, const bert_band *bd, float *ctx, float *buf,
@@ -543,23 +562,34 @@ static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qk
     const size_t ld3 = (size_t)L->qkv.out, ldt = (size_t)R16(T) + 64;
     const float *q = qkv + (size_t)h * D, *k = q + R64(HD), *v = k + R64(HD);
     float *kp = buf, *s = kp + (size_t)D * ldt, *cb = s + R16((size_t)T * T), *pb = cb + (size_t)T * wb;
-    for (int t0 = 0; t0 < T; t0 += 16) /* K^T in blocks of 16 keys, rows padded so full tiles can read */
-        for (int d = 0; d < D; d++)
-            for (int t = t0; t < t0 + 16 && t < T; t++) kp[d * ldt + t] = k[t * ld3 + d];
-    for (int d = 0; d < D; d++) memset(kp + d * ldt + T, 0, (ldt - T) * sizeof(float));
-    gemm_job g = {q, ld3, T, D, kp, ldt, T, s, (size_t)T, NULL, 0, 0, 0, 1, NULL, 0, 0};
+    float *vs = pb + (size_t)T * wb, *wk = b->strips ? vs + R16((size_t)R16(D) * T) : NULL;
+    const int st = b->strips;
+    if (st) { /* K^T and V as 16-column strips (the AVX2 strips layout), zeros past T and D */
+        for (int t0 = 0; t0 < T; t0 += 16)
+            for (int d = 0; d < D; d++)
+                for (int t = t0; t < t0 + 16; t++) kp[(size_t)t0 * D + d * 16 + (t - t0)] = t < T ? k[t * ld3 + d] : 0.0f;
+        for (int t = 0; t < T; t++)
+            for (int d = 0; d < R16(D); d++) vs[(size_t)(d / 16) * T * 16 + t * 16 + d % 16] = d < D ? v[t * ld3 + d] : 0.0f;
+    } else {
+        for (int t0 = 0; t0 < T; t0 += 16) /* K^T in blocks of 16 keys, rows padded so full tiles can read */
+            for (int d = 0; d < D; d++)
+                for (int t = t0; t < t0 + 16 && t < T; t++) kp[d * ldt + t] = k[t * ld3 + d];
+        for (int d = 0; d < D; d++) memset(kp + d * ldt + T, 0, (ldt - T) * sizeof(float));
+    }
+    gemm_job g = {q, ld3, T, D, kp, ldt, T, s, (size_t)T, NULL, 0, 0, 0, 1, NULL, st ? (size_t)D * 64 : 0, st, wk};
     conv_gemm(&g);
-    const size_t hoff = (size_t)h * D * P2; /* this head's rows of the position tables */
+    const size_t hoff = pos_at(b, h, 0, 0); /* this head's rows of the position tables */
+    const size_t pld = st ? 64 : (size_t)P2, pps = st ? (size_t)D * 64 : 0;
     for (int blk = 0; blk * BAND_ROWS < T; blk++) {
         const int r0 = blk * BAND_ROWS, rows = T - r0 < BAND_ROWS ? T - r0 : BAND_ROWS;
         if (b->c2p) {
-            gemm_job c = {q + r0 * ld3, ld3, rows, D, L->kr + hoff + bd->lo_c[blk], (size_t)P2, bd->wc[blk], cb + (size_t)r0 * wb,
-                          (size_t)wb, NULL, 0, 0, 0, 1, NULL, 0, 0};
+            gemm_job c = {q + r0 * ld3, ld3, rows, D, L->kr + hoff + band_col(b, bd->lo_c[blk]), pld, bd->wc[blk], cb + (size_t)r0 * wb,
+                          (size_t)wb, NULL, 0, 0, 0, 1, NULL, pps, st, NULL};
             conv_gemm(&c);
         }
         if (b->p2c) {
-            gemm_job c = {k + r0 * ld3, ld3, rows, D, L->qr + hoff + bd->lo_p[blk], (size_t)P2, bd->wp[blk], pb + (size_t)r0 * wb,
-                          (size_t)wb, NULL, 0, 0, 0, 1, NULL, 0, 0};
+            gemm_job c = {k + r0 * ld3, ld3, rows, D, L->qr + hoff + band_col(b, bd->lo_p[blk]), pld, bd->wp[blk], pb + (size_t)r0 * wb,
+                          (size_t)wb, NULL, 0, 0, 0, 1, NULL, pps, st, NULL};
             conv_gemm(&c);
         }
     }
@@ -570,7 +600,8 @@ static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qk
 #endif
         add_positions(isa, s, b->c2p ? cb : NULL, b->p2c ? pb : NULL, bd, scale);
     softmax_rows(isa, s, T);
-    gemm_job o = {s, (size_t)T, T, T, v, ld3, D, ctx + (size_t)h * D, (size_t)HD, NULL, 0, 0, 0, 1, NULL, 0, 0};
+    gemm_job o = {s, (size_t)T, T, T, st ? vs : v, st ? 64 : ld3, D, ctx + (size_t)h * D, (size_t)HD, NULL, 0, 0, 0, 1, NULL,
+                  st ? (size_t)T * 64 : 0, st, wk};
     conv_gemm(&o);
 }
 
@@ -579,16 +610,18 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     const int H = b->H, HD = b->heads * b->D, I = b->I;
     bert_band bd;
     const int band_rc = band_init(b, T, &bd);
-    const size_t per_head = head_floats(T, b->D, bd.wb);
+    const size_t per_head = head_floats(b, T, bd.wb);
     const isa_t isa = isa_active();
     void (*const gelu)(float *, size_t) = gelu_rows_for(isa); /* the FFN's post-op on this path */
     /* x: the running state [T][H]; qkv [T][3 R64(HD)] (+64 readable floats); ctx [T][HD]; a: FFN [T][I] */
     float *e0 = conv_alloc((size_t)H * (T + b->conv_k - 1)), *qkv = conv_alloc((size_t)3 * R64(HD) * T + 64);
     float *ctx = conv_alloc((size_t)HD * T), *a = conv_alloc((size_t)(I > H ? I : H) * T);
     float *hb = conv_alloc(per_head * (size_t)nt);
+    /* room for the AVX2 strips' turned-round products (A packed, accumulators) */
+    float *work = b->strips ? conv_alloc(gemm_work_floats(T, I > H ? I : H, nt)) : NULL;
     float *x = out;
     int rc = SBV2_OK;
-    if (band_rc || !e0 || !qkv || !ctx || !a || !hb) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); goto done; }
+    if (band_rc || !e0 || !qkv || !ctx || !a || !hb || (b->strips && !work)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); goto done; }
     memset(qkv + (size_t)3 * R64(HD) * T, 0, 64 * sizeof(float));
     /* embeddings: rows of the (mapped) table, LayerNorm */
     for (int t = 0; t < T; t++) {
@@ -603,15 +636,15 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     memset(e0 + cpad + (size_t)H * T, 0, sizeof(float) * cpad);
     for (int l = 0; l < b->n_run; l++) {
         const bert_layer *L = &b->layers[l];
-        lin(&L->qkv, x, T, qkv, 0, nt, NULL);
+        lin(&L->qkv, x, T, qkv, 0, nt, NULL, work);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
         for (int h = 0; h < b->heads; h++) head(b, L, h, qkv, &bd, ctx, conv_thread_slice(hb, per_head), isa);
         /* attention output: LayerNorm(x + dense(ctx)) */
-        lin(&L->o, ctx, T, x, 1, nt, NULL);
+        lin(&L->o, ctx, T, x, 1, nt, NULL, work);
         ln_rows(&L->ln_att, x, T, nt);
         /* FFN: LayerNorm(x + down(gelu(up(x)))) */
-        lin(&L->up, x, T, a, 0, nt, gelu);
-        lin(&L->down, a, T, x, 1, nt, NULL);
+        lin(&L->up, x, T, a, 0, nt, gelu, work);
+        lin(&L->down, a, T, x, 1, nt, NULL, work);
         ln_rows(&L->ln_out, x, T, nt);
         if (l == 0) { /* ConvLayer: LayerNorm(x + gelu(conv(embedding output))), conv over time:
                          e0 rows with (k-1)/2 zero rows each side, one product per tap */
@@ -619,7 +652,7 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
             for (int kk = 0; kk < b->conv_k; kk++) {
                 gemm_job g = {e0 + (size_t)kk * H, (size_t)H, T, H, b->conv.wt + gemm_panel_at(b->conv.ps, b->strips, (size_t)kk * H, 0), 64,
                               H, ct, (size_t)H, kk == 0 ? b->conv.b : NULL, kk > 0, 0, 1, nt, kk == b->conv_k - 1 ? gelu : NULL, b->conv.ps,
-                              b->strips};
+                              b->strips, work};
                 conv_gemm(&g);
             }
             op_add_par(x, ct, (size_t)H * T, nt);
@@ -628,7 +661,7 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     }
 done:
     band_free(&bd);
-    free(e0), free(qkv), free(ctx), free(a), free(hb);
+    free(e0), free(qkv), free(ctx), free(a), free(hb), free(work);
     return rc;
 }
 

@@ -346,6 +346,34 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2_
     }
 }
 
+/* The turned-round product (gemm_job.work): one 6 x 16 block over cn steps,
+ * A packed [cn][6] (one stream), B a strip's contiguous [cn][16] (in L1 for
+ * every block). acc: the block's accumulators, rows 64 floats apart, loaded
+ * first when the chain continues. pf: pf_n lines (16 floats apart) to fetch
+ * into L2, one every 4 steps, or NULL. */
+__attribute__((target("avx2,fma"))) static void block_avx2(const float *ap, const float *bs, const int cn, float *acc,
+                                                           const int load, const float *pf, const int pf_n) {
+#define LOAD_ACC(r, h) __m256 c##r##h = load ? _mm256_load_ps(acc + (r) * 64 + 8 * (h)) : _mm256_setzero_ps();
+    AVX2_ACC(LOAD_ACC)
+#undef LOAD_ACC
+    int k = 0;
+    for (int p = 0; p < pf_n && k + 4 <= cn; p++) /* the prefetched steps */
+        for (const int e = k + 4; k < e; k++, ap += MR, bs += 16) {
+            if (k + 4 == e) _mm_prefetch((const char *)(pf + 16 * (size_t)p), _MM_HINT_T1);
+            const __m256 x0 = _mm256_loadu_ps(bs), x1 = _mm256_loadu_ps(bs + 8);
+            AVX2_ROW(0, ap); AVX2_ROW(1, ap + 1); AVX2_ROW(2, ap + 2);
+            AVX2_ROW(3, ap + 3); AVX2_ROW(4, ap + 4); AVX2_ROW(5, ap + 5);
+        }
+    for (; k < cn; k++, ap += MR, bs += 16) {
+        const __m256 x0 = _mm256_loadu_ps(bs), x1 = _mm256_loadu_ps(bs + 8);
+        AVX2_ROW(0, ap); AVX2_ROW(1, ap + 1); AVX2_ROW(2, ap + 2);
+        AVX2_ROW(3, ap + 3); AVX2_ROW(4, ap + 4); AVX2_ROW(5, ap + 5);
+    }
+#define STORE_ACC(r, h) _mm256_store_ps(acc + (r) * 64 + 8 * (h), c##r##h);
+    AVX2_ACC(STORE_ACC)
+#undef STORE_ACC
+}
+
 __attribute__((target("avx2,fma"))) static void tile_avx2(const tile_args *a) {
     if (a->ap) tile_avx2_mode(a, 2);
     else if (a->k == 1) tile_avx2_mode(a, 1);
@@ -513,6 +541,85 @@ static void gemm_part(const gemm_job *g, isa_t isa, int nr, int kc, int tid, int
     }
 }
 
+/* ---- the turned-round product (gemm_job.work, AVX2, B in strips) ---------- */
+
+#define TR_CHUNK 256 /* steps of a strip's chunk: 16 KB of B, kept in L1 */
+
+/* the packed A, rounded so the accumulators after it are 64-byte aligned */
+static size_t tr_pack_floats(size_t blocks, int K) { return (blocks * MR * (size_t)(K > 0 ? K : 0) + 15) & ~(size_t)15; }
+
+size_t gemm_work_floats(int M, int K, int n_threads) {
+    const size_t blocks = (size_t)(M > 0 ? (M + MR - 1) / MR : 0);
+    return tr_pack_floats(blocks, K) + (size_t)(n_threads > 0 ? n_threads : 1) * blocks * MR * 64;
+}
+
+/* block b of A as [K][6] (rows past M repeat the last one, as a_row does) */
+static void pack_a_block(const gemm_job *g, int b, float *dst) {
+    const float *rows[MR];
+    for (int r = 0; r < MR; r++) rows[r] = g->a + (size_t)(b * MR + r < g->M ? b * MR + r : g->M - 1) * g->lda;
+    for (int k = 0; k < g->K; k++)
+        for (int r = 0; r < MR; r++) dst[(size_t)k * MR + r] = rows[r][k];
+}
+
+#ifdef SBV2_X86
+/* Thread tid of nth's panels. Per panel and K slice (as in gemm_part): per
+ * strip and chunk, every block runs over the chunk (B from L1 after the
+ * first), the blocks after the first fetching the next chunk into L2; then
+ * each block's slice result is stored as the tile kernels store theirs. */
+__attribute__((target("avx2,fma"))) static void gemm_turned_part(const gemm_job *g, int kc, int tid, int nth) {
+    const int M = g->M, K = g->K, N = g->N, blocks = (M + MR - 1) / MR, panels = (N + 63) / 64, nks = (K + kc - 1) / kc;
+    const int q0 = panels * tid / nth, q1 = panels * (tid + 1) / nth;
+    const float *pa = g->work;
+    float *acc = g->work + tr_pack_floats((size_t)blocks, K) + (size_t)tid * blocks * MR * 64;
+    const size_t xs = g->b_pstride / 4;
+    for (int q = q0; q < q1; q++) {
+        const int n = N - q * 64 < 64 ? N - q * 64 : 64, ns = (n + 15) / 16;
+        for (int ks = 0; ks < nks; ks++) {
+            const int k0 = ks * kc, kn = K - k0 < kc ? K - k0 : kc;
+            for (int s = 0; s < ns; s++) {
+                const float *bs = g->b + (size_t)q * g->b_pstride + (size_t)s * xs + (size_t)k0 * 16;
+                for (int c0 = 0; c0 < kn; c0 += TR_CHUNK) {
+                    const int cn = kn - c0 < TR_CHUNK ? kn - c0 : TR_CHUNK;
+                    /* the piece read next: this strip's next chunk, the next strip's first, the
+                       next slice's first strip or the next panel's */
+                    const float *nx = NULL;
+                    int nn = 0;
+                    if (c0 + cn < kn) nx = bs + (size_t)(c0 + cn) * 16, nn = kn - c0 - cn;
+                    else if (s + 1 < ns) nx = bs + xs, nn = kn;
+                    else if (ks + 1 < nks) nx = g->b + (size_t)q * g->b_pstride + (size_t)(k0 + kn) * 16, nn = K - k0 - kn;
+                    else if (q + 1 < q1) nx = g->b + (size_t)(q + 1) * g->b_pstride, nn = K;
+                    nn = nn < TR_CHUNK ? nn : TR_CHUNK;
+                    if (nn > kc) nn = kc;
+                    const int helpers = blocks > 1 ? blocks - 1 : 1, per = (nn + helpers - 1) / helpers;
+                    for (int b = 0; b < blocks; b++) {
+                        const int me = blocks > 1 ? b - 1 : 0, l0 = me * per, l1 = l0 + per < nn ? l0 + per : nn;
+                        const int pf_n = g->prefetch && nx && me >= 0 && l1 > l0 ? l1 - l0 : 0;
+                        block_avx2(pa + ((size_t)b * K + k0 + c0) * MR, bs + (size_t)c0 * 16, cn, acc + (size_t)b * MR * 64 + s * 16, c0 > 0,
+                                   pf_n ? nx + (size_t)l0 * 16 : NULL, pf_n);
+                    }
+                }
+            }
+            /* bias, column bias and residual in the order of tile_avx2_mode */
+            const float *cb = ks == 0 && g->cbias ? g->cbias + q * 64 : NULL;
+            const int res = g->accumulate || ks > 0;
+            for (int co = 0; co < M; co++) {
+                const float *ar = acc + (size_t)co * 64; /* block co / 6, row co % 6 */
+                float *yo = g->c + (size_t)co * g->ldc + q * 64;
+                int j = 0;
+                for (; j + 8 <= n; j += 8) {
+                    __m256 o = _mm256_add_ps(_mm256_load_ps(ar + j), _mm256_setzero_ps());
+                    if (cb) o = _mm256_add_ps(o, _mm256_loadu_ps(cb + j));
+                    if (res) o = _mm256_add_ps(o, _mm256_loadu_ps(yo + j));
+                    _mm256_storeu_ps(yo + j, o);
+                }
+                for (; j < n; j++) yo[j] = ar[j] + 0.0f + (cb ? cb[j] : 0.0f) + (res ? yo[j] : 0.0f);
+                if (ks == nks - 1 && g->post) g->post(yo, (size_t)n);
+            }
+        }
+    }
+}
+#endif
+
 int conv_gemm(const gemm_job *g) { return conv_gemm_isa(g, 0); }
 
 int conv_gemm_isa(const gemm_job *g, int force) {
@@ -522,6 +629,28 @@ int conv_gemm_isa(const gemm_job *g, int force) {
     int nt = g->n_threads > 0 ? g->n_threads : 1;
     if ((double)M * K * N < 2e5 || ((M + MR - 1) / MR) * ((N + nr - 1) / nr) < 2) nt = 1;
     if (M <= 0 || N <= 0 || K <= 0) return 0;
+#ifdef SBV2_X86
+    if (g->work && g->b_strips && g->b_pstride > 0 && isa == ISA_AVX2) {
+        const int blocks = (M + MR - 1) / MR;
+        if (nt == 1) { /* no parallel region (the heads call this inside theirs) */
+            for (int b = 0; b < blocks; b++) pack_a_block(g, b, g->work + (size_t)b * MR * K);
+            gemm_turned_part(g, kc, 0, 1);
+            return 0;
+        }
+        /* two regions, so no barrier: pack A, then the panels */
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int b = 0; b < blocks; b++) pack_a_block(g, b, g->work + (size_t)b * MR * K);
+#pragma omp parallel num_threads(nt)
+        {
+#ifdef _OPENMP
+            gemm_turned_part(g, kc, omp_get_thread_num(), omp_get_num_threads());
+#else
+            gemm_turned_part(g, kc, 0, 1);
+#endif
+        }
+        return 0;
+    }
+#endif
     if (nt == 1) { /* no parallel region: attention heads call this many times */
         gemm_part(g, isa, nr, kc, 0, 1);
         return 0;
@@ -538,7 +667,7 @@ int conv_gemm_isa(const gemm_job *g, int force) {
 }
 
 int conv_matmul(const float *a, int M, int K, const float *b, size_t ldb, int N, float *c, int nt) {
-    gemm_job g = {a, (size_t)K, M, K, b, ldb, N, c, (size_t)N, NULL, 0, 0, 0, nt, NULL, 0, 0};
+    gemm_job g = {a, (size_t)K, M, K, b, ldb, N, c, (size_t)N, NULL, 0, 0, 0, nt, NULL, 0, 0, NULL};
     return conv_gemm(&g);
 }
 
@@ -563,7 +692,7 @@ double conv_kernel_gflops(int n_threads, double seconds) {
     if (a && b && c) {
         for (size_t i = 0; i < (size_t)M * K * n_threads; i++) a[i] = (float)(i % 7) * 0.1f;
         for (size_t i = 0; i < (size_t)K * (N + 64); i++) b[i] = (float)(i % 5) * 0.1f;
-        gemm_job g = {a, (size_t)K, M * n_threads, K, b, (size_t)N + 64, N, c, (size_t)N, NULL, 0, 0, 0, n_threads, NULL, 0, 0};
+        gemm_job g = {a, (size_t)K, M * n_threads, K, b, (size_t)N + 64, N, c, (size_t)N, NULL, 0, 0, 0, n_threads, NULL, 0, 0, NULL};
         const double t_end = now_s() + seconds;
         while (now_s() < t_end) {
             const double t0 = now_s();

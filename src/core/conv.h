@@ -109,7 +109,14 @@ typedef struct gemm_job {
        The AVX2 tile then reads each 6 x 16 strip's B as one contiguous run.
        Same sums, same order, either layout. */
     int b_strips;
+    /* with b_strips, on the AVX2 path: gemm_work_floats(M, K, n_threads)
+       floats of room, or NULL. A is then packed in blocks of 6 rows and the
+       loops turn round: each strip's chunk of B stays in L1 while every
+       block of A streams past it (B is read from L2 once per chunk, not once
+       per block). Same sums, same order. */
+    float *work;
 } gemm_job;
+size_t gemm_work_floats(int M, int K, int n_threads);
 /* Where W^T[k][c] (row k, column c of B) sits in a panel store of panel
    stride ps (b_pstride), as rows of 64 columns or as 16-column strips. */
 static inline size_t gemm_panel_at(size_t ps, int strips, size_t k, size_t c) {
