@@ -446,10 +446,9 @@ SBV2_BODY void softmax_rows_body(float *restrict s, int T) {
         for (; j < T; j++) mx[0] = r[j] > mx[0] ? r[j] : mx[0];
         float m = mx[0];
         for (int u = 1; u < 16; u++) m = mx[u] > m ? mx[u] : m;
-        for (j = 0; j < T; j++) r[j] = exp_neg(r[j] - m);
-        for (j = 0; j + 16 <= T; j += 16)
-            for (int u = 0; u < 16; u++) sm[u] += r[j + u];
-        for (; j < T; j++) sm[0] += r[j];
+        for (j = 0; j + 16 <= T; j += 16) /* exp and sum in one pass, the sum in the same 16 lanes */
+            for (int u = 0; u < 16; u++) sm[u] += r[j + u] = exp_neg(r[j + u] - m);
+        for (; j < T; j++) sm[0] += r[j] = exp_neg(r[j] - m);
         float sum = 0.0f;
         for (int u = 0; u < 16; u++) sum += sm[u];
         const float inv = 1.0f / sum;
@@ -549,6 +548,29 @@ __attribute__((target("avx512f"))) static void add_positions_gather(float *s, co
 }
 #endif
 
+#ifdef SBV2_X86
+/* The same on AVX2, 8 keys at a time (same additions, same order). */
+__attribute__((target("avx2,fma"))) static void add_positions_gather_avx2(float *s, const float *cb, const float *pb,
+                                                                         const bert_band *bd, float scale) {
+    const int T = bd->T;
+    const __m256 sc = _mm256_set1_ps(scale);
+    const __m256i rev = _mm256_set_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int i = 0; i < T; i++) {
+        const int *rr = bd->ri + (T - 1) + i;
+        const float *ci = cb + (size_t)i * bd->wb - bd->lo_c[i / BAND_ROWS];
+        float *si = s + (size_t)i * T;
+        int j = 0;
+        for (; j + 8 <= T; j += 8) {
+            const __m256i r = _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(rr - j - 7)), rev);
+            const __m256 c = _mm256_i32gather_ps(ci, r, 4);
+            const __m256 p = _mm256_i32gather_ps(pb, _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(bd->pbase + j)), r), 4);
+            _mm256_storeu_ps(si + j, _mm256_mul_ps(_mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(si + j), c), p), sc));
+        }
+        for (; j < T; j++) si[j] = (si[j] + ci[rr[-j]] + pb[bd->pbase[j] + rr[-j]]) * scale;
+    }
+}
+#endif
+
 /* Offset of table entry lo (a multiple of 16) from a head's first: a band's
  * B starts there, as rows or as strips. */
 static size_t band_col(const sbv2_bert *b, int lo) { return b->strips ? (size_t)(lo / 16) * b->D * 16 : (size_t)lo; }
@@ -565,11 +587,22 @@ static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qk
     float *vs = pb + (size_t)T * wb, *wk = b->strips ? vs + R16((size_t)R16(D) * T) : NULL;
     const int st = b->strips;
     if (st) { /* K^T and V as 16-column strips (the AVX2 strips layout), zeros past T and D */
-        for (int t0 = 0; t0 < T; t0 += 16)
-            for (int d = 0; d < D; d++)
-                for (int t = t0; t < t0 + 16; t++) kp[(size_t)t0 * D + d * 16 + (t - t0)] = t < T ? k[t * ld3 + d] : 0.0f;
-        for (int t = 0; t < T; t++)
-            for (int d = 0; d < R16(D); d++) vs[(size_t)(d / 16) * T * 16 + t * 16 + d % 16] = d < D ? v[t * ld3 + d] : 0.0f;
+        for (int t0 = 0; t0 < T; t0 += 16) {
+            float *dst = kp + (size_t)t0 * D;
+            const int tn = T - t0 < 16 ? T - t0 : 16;
+            for (int t = 0; t < 16; t++) {
+                const float *kr = k + (size_t)(t0 + t) * ld3;
+                for (int d = 0; d < D; d++) dst[d * 16 + t] = t < tn ? kr[d] : 0.0f;
+            }
+        }
+        for (int d0 = 0; d0 < D; d0 += 16) {
+            float *dst = vs + (size_t)d0 * T;
+            const int dn = D - d0 < 16 ? D - d0 : 16;
+            for (int t = 0; t < T; t++) {
+                memcpy(dst + (size_t)t * 16, v + (size_t)t * ld3 + d0, sizeof(float) * (size_t)dn);
+                memset(dst + (size_t)t * 16 + dn, 0, sizeof(float) * (size_t)(16 - dn));
+            }
+        }
     } else {
         for (int t0 = 0; t0 < T; t0 += 16) /* K^T in blocks of 16 keys, rows padded so full tiles can read */
             for (int d = 0; d < D; d++)
@@ -596,6 +629,7 @@ static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qk
     const float scale = 1.0f / sqrtf((float)D * (float)(1 + b->c2p + b->p2c));
 #ifdef SBV2_X86
     if (b->c2p && b->p2c && isa == ISA_AVX512) add_positions_gather(s, cb, pb, bd, scale);
+    else if (b->c2p && b->p2c && isa == ISA_AVX2) add_positions_gather_avx2(s, cb, pb, bd, scale);
     else
 #endif
         add_positions(isa, s, b->c2p ? cb : NULL, b->p2c ? pb : NULL, bd, scale);

@@ -563,7 +563,7 @@ static void pack_a_block(const gemm_job *g, int b, float *dst) {
 
 #ifdef SBV2_X86
 /* Thread tid of nth's panels. Per panel and K slice (as in gemm_part): per
- * strip and chunk, every block runs over the chunk (B from L1 after the
+ * chunk and strip, every block runs over the chunk (B from L1 after the
  * first), the blocks after the first fetching the next chunk into L2; then
  * each block's slice result is stored as the tile kernels store theirs. */
 __attribute__((target("avx2,fma"))) static void gemm_turned_part(const gemm_job *g, int kc, int tid, int nth) {
@@ -576,17 +576,18 @@ __attribute__((target("avx2,fma"))) static void gemm_turned_part(const gemm_job 
         const int n = N - q * 64 < 64 ? N - q * 64 : 64, ns = (n + 15) / 16;
         for (int ks = 0; ks < nks; ks++) {
             const int k0 = ks * kc, kn = K - k0 < kc ? K - k0 : kc;
-            for (int s = 0; s < ns; s++) {
-                const float *bs = g->b + (size_t)q * g->b_pstride + (size_t)s * xs + (size_t)k0 * 16;
-                for (int c0 = 0; c0 < kn; c0 += TR_CHUNK) {
-                    const int cn = kn - c0 < TR_CHUNK ? kn - c0 : TR_CHUNK;
-                    /* the piece read next: this strip's next chunk, the next strip's first, the
-                       next slice's first strip or the next panel's */
+            const float *b0 = g->b + (size_t)q * g->b_pstride + (size_t)k0 * 16; /* strip 0 at row k0 */
+            for (int c0 = 0; c0 < kn; c0 += TR_CHUNK) { /* chunk outer: its rows of A (all blocks) stay in L2 */
+                const int cn = kn - c0 < TR_CHUNK ? kn - c0 : TR_CHUNK;
+                for (int s = 0; s < ns; s++) {
+                    const float *bs = b0 + (size_t)s * xs + (size_t)c0 * 16;
+                    /* the piece read next: the next strip's chunk, strip 0's next chunk,
+                       the next slice's or the next panel's first */
                     const float *nx = NULL;
                     int nn = 0;
-                    if (c0 + cn < kn) nx = bs + (size_t)(c0 + cn) * 16, nn = kn - c0 - cn;
-                    else if (s + 1 < ns) nx = bs + xs, nn = kn;
-                    else if (ks + 1 < nks) nx = g->b + (size_t)q * g->b_pstride + (size_t)(k0 + kn) * 16, nn = K - k0 - kn;
+                    if (s + 1 < ns) nx = bs + xs, nn = cn;
+                    else if (c0 + cn < kn) nx = b0 + (size_t)(c0 + cn) * 16, nn = kn - c0 - cn;
+                    else if (ks + 1 < nks) nx = b0 + (size_t)kn * 16, nn = K - k0 - kn;
                     else if (q + 1 < q1) nx = g->b + (size_t)(q + 1) * g->b_pstride, nn = K;
                     nn = nn < TR_CHUNK ? nn : TR_CHUNK;
                     if (nn > kc) nn = kc;
@@ -594,7 +595,7 @@ __attribute__((target("avx2,fma"))) static void gemm_turned_part(const gemm_job 
                     for (int b = 0; b < blocks; b++) {
                         const int me = blocks > 1 ? b - 1 : 0, l0 = me * per, l1 = l0 + per < nn ? l0 + per : nn;
                         const int pf_n = g->prefetch && nx && me >= 0 && l1 > l0 ? l1 - l0 : 0;
-                        block_avx2(pa + ((size_t)b * K + k0 + c0) * MR, bs + (size_t)c0 * 16, cn, acc + (size_t)b * MR * 64 + s * 16, c0 > 0,
+                        block_avx2(pa + ((size_t)b * K + k0 + c0) * MR, bs, cn, acc + (size_t)b * MR * 64 + s * 16, c0 > 0,
                                    pf_n ? nx + (size_t)l0 * 16 : NULL, pf_n);
                     }
                 }
