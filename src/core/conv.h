@@ -80,7 +80,8 @@ int conv_matmul(const float *a, int M, int K, const float *b, size_t ldb, int N,
 /* C = A x B (+ C when accumulate) (+ cbias per column), row-major with
  * strides: A [M][K] (lda), B [K][N] (ldb), C [M][N] (ldc). B rows must be
  * readable up to the next multiple of 64 columns (those lanes are computed
- * and dropped); A is read in place by every kernel. prefetch: B is large and cold (weights),
+ * and dropped); A is read in place by every kernel (packed into `work` by
+ * the AVX2 strips form, below). prefetch: B is large and cold (weights),
  * so each thread fetches its next 64-column panel while computing the current
  * one. Needs M, K, N >= 1 (otherwise nothing is written); allocates nothing;
  * returns 0. The summation order per output is fixed (k ascending, one FMA
