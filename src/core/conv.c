@@ -555,15 +555,25 @@ size_t gemm_work_floats(int M, int K, int n_threads) {
     return tr_pack_floats(blocks, K) + (size_t)(n_threads > 0 ? n_threads : 1) * blocks * MR * 64;
 }
 
-/* block b of A as [K][6] (rows past M repeat the last one, as a_row does) */
-static void pack_a_block(const gemm_job *g, int b, float *dst) {
+/* Packed A: K in pieces of TR_CHUNK steps; per piece, every block's steps
+ * [6 floats each] one after another, so the kernel's A is one stream across
+ * the blocks of a chunk (the prefetcher does not restart at each block).
+ * Offset of block b's step k: */
+static size_t tr_a_at(int blocks, int K, int b, int k) {
+    const int p = k / TR_CHUNK, len = K - p * TR_CHUNK < TR_CHUNK ? K - p * TR_CHUNK : TR_CHUNK;
+    return ((size_t)p * TR_CHUNK * (size_t)blocks + (size_t)b * (size_t)len + (size_t)(k % TR_CHUNK)) * MR;
+}
+
+/* block b of A's steps [k0, k0 + kn) as [kn][6] at dst (rows past M repeat the
+   last one, as a_row does) */
+static void pack_a_rows(const gemm_job *g, int b, int k0, int kn, float *dst) {
     const float *rows[MR];
-    for (int r = 0; r < MR; r++) rows[r] = g->a + (size_t)(b * MR + r < g->M ? b * MR + r : g->M - 1) * g->lda;
+    for (int r = 0; r < MR; r++) rows[r] = g->a + (size_t)(b * MR + r < g->M ? b * MR + r : g->M - 1) * g->lda + k0;
     int k = 0;
 #ifdef SBV2_X86
     /* 4 steps at a time: rows 0-3 transposed 4 x 4, rows 4-5 interleaved in pairs
        (scalar, this pass cost ~3 % of the BERT) */
-    for (; k + 4 <= g->K; k += 4) {
+    for (; k + 4 <= kn; k += 4) {
         __m128 a0 = _mm_loadu_ps(rows[0] + k), a1 = _mm_loadu_ps(rows[1] + k), a2 = _mm_loadu_ps(rows[2] + k),
                a3 = _mm_loadu_ps(rows[3] + k);
         _MM_TRANSPOSE4_PS(a0, a1, a2, a3);
@@ -576,8 +586,13 @@ static void pack_a_block(const gemm_job *g, int b, float *dst) {
         _mm_storeu_ps(d + 18, a3), _mm_storeh_pi((__m64 *)(void *)(d + 22), hi);
     }
 #endif
-    for (; k < g->K; k++)
+    for (; k < kn; k++)
         for (int r = 0; r < MR; r++) dst[(size_t)k * MR + r] = rows[r][k];
+}
+
+static void pack_a_block(const gemm_job *g, int b, int blocks) {
+    for (int p0 = 0; p0 < g->K; p0 += TR_CHUNK)
+        pack_a_rows(g, b, p0, g->K - p0 < TR_CHUNK ? g->K - p0 : TR_CHUNK, g->work + tr_a_at(blocks, g->K, b, p0));
 }
 
 #ifdef SBV2_X86
@@ -596,8 +611,9 @@ __attribute__((target("avx2,fma"))) static void gemm_turned_part(const gemm_job 
         for (int ks = 0; ks < nks; ks++) {
             const int k0 = ks * kc, kn = K - k0 < kc ? K - k0 : kc;
             const float *b0 = g->b + (size_t)q * g->b_pstride + (size_t)k0 * 16; /* strip 0 at row k0 */
-            for (int c0 = 0; c0 < kn; c0 += TR_CHUNK) { /* chunk outer: its rows of A (all blocks) stay in L2 */
-                const int cn = kn - c0 < TR_CHUNK ? kn - c0 : TR_CHUNK;
+            for (int c0 = 0, cn; c0 < kn; c0 += cn) { /* chunk outer: its rows of A (all blocks) stay in L2 */
+                /* chunks follow A's pieces */
+                cn = TR_CHUNK - (k0 + c0) % TR_CHUNK, cn = kn - c0 < cn ? kn - c0 : cn;
                 for (int s = 0; s < ns; s++) {
                     const float *bs = b0 + (size_t)s * xs + (size_t)c0 * 16;
                     /* the piece read next: the next strip's chunk, strip 0's next chunk,
@@ -614,7 +630,7 @@ __attribute__((target("avx2,fma"))) static void gemm_turned_part(const gemm_job 
                     for (int b = 0; b < blocks; b++) {
                         const int me = blocks > 1 ? b - 1 : 0, l0 = me * per, l1 = l0 + per < nn ? l0 + per : nn;
                         const int pf_n = g->prefetch && nx && me >= 0 && l1 > l0 ? l1 - l0 : 0;
-                        block_avx2(pa + ((size_t)b * K + k0 + c0) * MR, bs, cn, acc + (size_t)b * MR * 64 + s * 16, c0 > 0,
+                        block_avx2(pa + tr_a_at(blocks, K, b, k0 + c0), bs, cn, acc + (size_t)b * MR * 64 + s * 16, c0 > 0,
                                    pf_n ? nx + (size_t)l0 * 16 : NULL, pf_n);
                     }
                 }
@@ -653,13 +669,13 @@ int conv_gemm_isa(const gemm_job *g, int force) {
     if (g->work && g->b_strips && g->b_pstride > 0 && isa == ISA_AVX2) {
         const int blocks = (M + MR - 1) / MR;
         if (nt == 1) { /* no parallel region (the heads call this inside theirs) */
-            for (int b = 0; b < blocks; b++) pack_a_block(g, b, g->work + (size_t)b * MR * K);
+            for (int b = 0; b < blocks; b++) pack_a_block(g, b, blocks);
             gemm_turned_part(g, kc, 0, 1);
             return 0;
         }
         /* two regions, so no barrier: pack A, then the panels */
 #pragma omp parallel for num_threads(nt) schedule(static)
-        for (int b = 0; b < blocks; b++) pack_a_block(g, b, g->work + (size_t)b * MR * K);
+        for (int b = 0; b < blocks; b++) pack_a_block(g, b, blocks);
 #pragma omp parallel num_threads(nt)
         {
 #ifdef _OPENMP
