@@ -588,8 +588,8 @@ static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qk
     const size_t ld3 = (size_t)L->qkv.out, ldt = (size_t)R16(T) + 64;
     const float *q = qkv + (size_t)h * D, *k = q + R64(HD), *v = k + R64(HD);
     float *kp = buf, *s = kp + (size_t)D * ldt, *cb = s + R16((size_t)T * T), *pb = cb + (size_t)T * wb;
-    float *vs = pb + (size_t)T * wb, *wk = b->strips ? vs + R16((size_t)R16(D) * T) : NULL;
     const int st = b->strips;
+    float *vs = pb + (size_t)T * wb, *wk = st ? vs + R16((size_t)R16(D) * T) : NULL;
     if (st) { /* K^T and V as 16-column strips (the AVX2 strips layout), zeros past T and D */
         for (int t0 = 0; t0 < T; t0 += 16) {
             float *dst = kp + (size_t)t0 * D;

@@ -309,6 +309,31 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void strip_avx2
 #undef STORE_ACC
 }
 
+/* The AVX2 store of finished accumulators (rows 64 floats apart) into rows
+ * [co0, co0 + rows), columns [t0, t0 + n) of y: + row bias, + column bias,
+ * + residual (laid out as y, may alias it), in the same order as the other
+ * kernels, then post on each row piece. */
+__attribute__((target("avx2,fma"))) static void store_rows_avx2(const float *acc, int co0, int rows, int t0, int n, const float *bias,
+                                                               const float *cbias, const float *res, float *y, size_t ldy,
+                                                               void (*post)(float *, size_t)) {
+    const float *cb = cbias ? cbias + t0 : NULL;
+    for (int r = 0; r < rows; r++) {
+        const int co = co0 + r;
+        const float b = bias ? bias[co] : 0.0f, *ar = acc + (size_t)r * 64;
+        float *yo = y + (size_t)co * ldy + t0;
+        const float *ro = res ? res + (size_t)co * ldy + t0 : NULL;
+        int j = 0;
+        for (; j + 8 <= n; j += 8) {
+            __m256 o = _mm256_add_ps(_mm256_load_ps(ar + j), _mm256_set1_ps(b));
+            if (cb) o = _mm256_add_ps(o, _mm256_loadu_ps(cb + j));
+            if (ro) o = _mm256_add_ps(o, _mm256_loadu_ps(ro + j));
+            _mm256_storeu_ps(yo + j, o);
+        }
+        for (; j < n; j++) yo[j] = ar[j] + b + (cb ? cb[j] : 0.0f) + (ro ? ro[j] : 0.0f);
+        if (post) post(yo, (size_t)n);
+    }
+}
+
 __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2_mode(const tile_args *a, const int mode) {
     __attribute__((aligned(32))) float acc[MR][64];
     /* the prefetch is spread over the first strip's steps of every chunk */
@@ -327,23 +352,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2_
             for (int col = 0; col < a->n; col += 16) strip_avx2(a, col, mode, c0, cn, acc, &pfl, pf_per, 0);
         }
     }
-    /* bias, column bias and residual in the same order as the other kernels */
-    for (int r = 0; r < a->rows; r++) {
-        const int co = a->co0 + r;
-        const float b = a->bias ? a->bias[co] : 0.0f;
-        float *yo = a->y + (size_t)co * a->ldy + a->t0;
-        const float *ro = a->res ? a->res + (size_t)co * a->ldy + a->t0 : NULL;
-        const float *cb = a->cbias ? a->cbias + a->t0 : NULL;
-        int j = 0;
-        for (; j + 8 <= a->n; j += 8) {
-            __m256 o = _mm256_add_ps(_mm256_load_ps(acc[r] + j), _mm256_set1_ps(b));
-            if (cb) o = _mm256_add_ps(o, _mm256_loadu_ps(cb + j));
-            if (ro) o = _mm256_add_ps(o, _mm256_loadu_ps(ro + j));
-            _mm256_storeu_ps(yo + j, o);
-        }
-        for (; j < a->n; j++) yo[j] = acc[r][j] + b + (cb ? cb[j] : 0.0f) + (ro ? ro[j] : 0.0f);
-        if (a->post) a->post(yo, (size_t)a->n);
-    }
+    store_rows_avx2(acc[0], a->co0, a->rows, a->t0, a->n, a->bias, a->cbias, a->res, a->y, a->ldy, a->post);
 }
 
 /* The turned-round product (gemm_job.work): one 6 x 16 block over cn steps,
@@ -635,22 +644,10 @@ __attribute__((target("avx2,fma"))) static void gemm_turned_part(const gemm_job 
                     }
                 }
             }
-            /* bias, column bias and residual in the order of tile_avx2_mode */
-            const float *cb = ks == 0 && g->cbias ? g->cbias + q * 64 : NULL;
-            const int res = g->accumulate || ks > 0;
-            for (int co = 0; co < M; co++) {
-                const float *ar = acc + (size_t)co * 64; /* block co / 6, row co % 6 */
-                float *yo = g->c + (size_t)co * g->ldc + q * 64;
-                int j = 0;
-                for (; j + 8 <= n; j += 8) {
-                    __m256 o = _mm256_add_ps(_mm256_load_ps(ar + j), _mm256_setzero_ps());
-                    if (cb) o = _mm256_add_ps(o, _mm256_loadu_ps(cb + j));
-                    if (res) o = _mm256_add_ps(o, _mm256_loadu_ps(yo + j));
-                    _mm256_storeu_ps(yo + j, o);
-                }
-                for (; j < n; j++) yo[j] = ar[j] + 0.0f + (cb ? cb[j] : 0.0f) + (res ? yo[j] : 0.0f);
-                if (ks == nks - 1 && g->post) g->post(yo, (size_t)n);
-            }
+            /* the slice's result, stored as gemm_part's tiles store theirs (the blocks'
+               accumulators follow one another, so row co is at acc + co * 64) */
+            store_rows_avx2(acc, 0, M, q * 64, n, NULL, ks == 0 ? g->cbias : NULL, g->accumulate || ks > 0 ? g->c : NULL, g->c,
+                            g->ldc, ks == nks - 1 ? g->post : NULL);
         }
     }
 }
