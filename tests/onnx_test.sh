@@ -136,5 +136,38 @@ for cfg in "--hidden 72 --heads 4 --head-size 18 --layers 5 --intermediate 2100 
     done
 done
 
+# Strassen's linear layers (long inputs on the AVX2 path, SBV2_STRASSEN=2
+# forces them at any length on every path): a model whose every layer fits
+# them, an even (152) and an odd (9) token count, against ONNX Runtime; the
+# AVX2 form that sums A as it packs it, the AVX-512 and portable ones that
+# sum it first, and every thread count give the same bits; and the plain
+# products' state differs (so the Strassen path did run).
+bd=$TMP/bert_strassen
+rm -rf "$bd"
+if ! "$SBV2" testmodel-bert "$bd" --hidden 128 --heads 2 --head-size 64 --layers 4 --intermediate 384 --buckets 16 --max-relative 64 \
+        --vocab 300 --seed 7 >"$TMP/log" 2>&1 || ! "$SBV2" convert-bert "$bd" -o "$bd.onnx" --force >>"$TMP/log" 2>&1; then
+    bad "strassen bert: $(cat "$TMP/log")"
+else
+    for text in "$long" "$short"; do
+        what="strassen bert, ${#text} chars"
+        if SBV2_STRASSEN=2 "$SBV2" bert "$bd" --text "$text" --ids --layer-output "$TMP/st1.npy" --threads 1 >"$TMP/out" 2>"$TMP/log" &&
+           tail -1 "$TMP/out" >"$TMP/ids.json" &&
+           (cd "$ORT" && node bert_ids.js "$bd.onnx" "$TMP/ids.json" "$TMP/ort.npy") >>"$TMP/log" 2>&1 &&
+           "$CMP" "$TMP/ort.npy" "$TMP/st1.npy" 1e-4 >"$TMP/cmp" 2>&1; then ok "$what vs ORT: $(cat "$TMP/cmp")"
+        else bad "$what vs ORT: $(cat "$TMP/log" "$TMP/cmp" 2>/dev/null)"; fi
+        if SBV2_STRASSEN=0 "$SBV2" bert "$bd" --text "$text" --layer-output "$TMP/plain.npy" >/dev/null 2>"$TMP/log" &&
+           ! cmp -s "$TMP/plain.npy" "$TMP/st1.npy"; then ok "$what: not the plain products' rounding (it ran)"
+        else bad "$what: the same bits as the plain products, or failed $(cat "$TMP/log")"; fi
+        for run in "avx2 1" "avx2 3" "avx2 5" "generic 2" "native 2" "native 8"; do
+            set -- $run
+            isa=$1; [ "$isa" = native ] && isa=""
+            what="strassen bert, ${#text} chars, ${1} kernels, $2 threads vs 1"
+            if SBV2_STRASSEN=2 SBV2_ISA=$isa "$SBV2" bert "$bd" --text "$text" --layer-output "$TMP/st.npy" --threads "$2" >/dev/null 2>"$TMP/log" &&
+               cmp -s "$TMP/st.npy" "$TMP/st1.npy"; then ok "$what: bit-identical"
+            else bad "$what: differs $(cat "$TMP/log")"; fi
+        done
+    done
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

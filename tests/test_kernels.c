@@ -161,7 +161,7 @@ int main(void) {
                 for (int pth = 0; pth < 3; pth++) {
                     const int nt = nts[ti];
                     memcpy(C1, Ci, sizeof(float) * M * ldc);
-                    gemm_job g = {A, lda, M, K, B, ldb, N, C1, ldc, cb, acc, kc, 1, nt, NULL, 0, 0, NULL};
+                    gemm_job g = {A, lda, M, K, B, ldb, N, C1, ldc, cb, acc, kc, 1, nt, NULL, 0, 0, NULL, NULL, 0, NULL, 0};
                     conv_gemm_isa(&g, forces[pth]);
                     double e = 0;
                     for (int i = 0; i < M; i++) e = fmax(e, maxdiff(C0 + i * ldc, C1 + i * ldc, N));
@@ -184,7 +184,7 @@ int main(void) {
                 for (int ti = 0; ti < 2; ti++)
                     for (int pth = 0; pth < 3; pth++) {
                         memcpy(C1, Ci, sizeof(float) * M * ldc);
-                        gemm_job g = {A, lda, M, K, P, 64, N, C1, ldc, cb, acc, kc, 1, nts[ti], NULL, ps, strips, NULL};
+                        gemm_job g = {A, lda, M, K, P, 64, N, C1, ldc, cb, acc, kc, 1, nts[ti], NULL, ps, strips, NULL, NULL, 0, NULL, 0};
                         conv_gemm_isa(&g, forces[pth]);
                         snprintf(name, sizeof name, "gemm %dx%dx%d kc %d%s, B in %s, %d threads %s", M, K, N, kc, acc ? " +acc" : "",
                                  strips ? "strips" : "panels", nts[ti], pth == 2 ? conv_isa_name() : pth == 0 ? "generic" : "avx2 or less");
@@ -198,13 +198,58 @@ int main(void) {
             for (int ti = 0; ti < 5 && W; ti++)
                 for (int pth = 0; pth < 3; pth++) {
                     memcpy(C1, Ci, sizeof(float) * M * ldc);
-                    gemm_job g = {A, lda, M, K, P, 64, N, C1, ldc, cb, acc, kc, 1, wts[ti], NULL, ps, 1, W};
+                    gemm_job g = {A, lda, M, K, P, 64, N, C1, ldc, cb, acc, kc, 1, wts[ti], NULL, ps, 1, W, NULL, 0, NULL, 0};
                     conv_gemm_isa(&g, forces[pth]);
                     snprintf(name, sizeof name, "gemm %dx%dx%d kc %d%s, B in strips, A packed, %d threads %s", M, K, N, kc, acc ? " +acc" : "",
                              wts[ti], pth == 2 ? conv_isa_name() : pth == 0 ? "generic" : "avx2 or less");
                     check_same(name, Cg, C1, (size_t)M * ldc);
                 }
             if (P && !W) check("work room", INFINITY, 0);
+            /* B as the sum or difference of two panel stores (gemm_job.b2, the
+               operands of Strassen's products): the bits of the product on the
+               formed B, on every path, layout and thread count, A in place and
+               packed; and A as a sum (a2), which the AVX2 form packs */
+            const size_t pn = nbr / 64 * ps;
+            float *P2 = W ? conv_alloc(pn) : NULL, *Pc = W ? conv_alloc(pn) : NULL;
+            float *Cr = malloc(sizeof(float) * M * ldc), *A2 = malloc(sizeof(float) * M * lda), *As = malloc(sizeof(float) * M * lda);
+            if (W && (!P2 || !Pc || !Cr || !A2 || !As)) check("b2 room", INFINITY, 0);
+            if (A2) sbv2_rng_normal(&rng, A2, (size_t)M * lda);
+            for (int strips = 0; strips < 2 && P2 && Pc && Cr && A2 && As; strips++) {
+                for (size_t c = 0; c < nbr; c++)
+                    for (int k = 0; k < K; k++) P[gemm_panel_at(ps, strips, (size_t)k, c)] = c < (size_t)N ? B[k * ldb + c] : 0.0f;
+                sbv2_rng_normal(&rng, P2, pn);
+                for (int sg = -1; sg <= 1; sg += 2)
+                    for (int asum = 0; asum < 2; asum++) {
+                        for (size_t i = 0; i < pn; i++) Pc[i] = sg > 0 ? P[i] + P2[i] : P[i] - P2[i];
+                        for (size_t i = 0; i < (size_t)M * lda; i++) As[i] = asum ? (sg > 0 ? A[i] + A2[i] : A[i] - A2[i]) : A[i];
+                        memcpy(Cr, Ci, sizeof(float) * M * ldc);
+                        gemm_job r = {As, lda, M, K, Pc, 64, N, Cr, ldc, cb, acc, kc, 1, 1, NULL, ps, strips, NULL, NULL, 0, NULL, 0};
+                        conv_gemm_isa(&r, CONV_FORCE_GENERIC);
+                        for (int ti = 0; ti < 5; ti++)
+                            for (int pth = 0; pth < 3; pth++) {
+                                /* a2 only where A is packed (the AVX2 form): elsewhere refused */
+                                const int packs = strips && (pth == 1 ? isa_active() >= ISA_AVX2 : pth == 2 && isa_active() == ISA_AVX2);
+                                memcpy(C1, Ci, sizeof(float) * M * ldc);
+                                gemm_job g = {A, lda, M, K, P, 64, N, C1, ldc, cb, acc, kc, 1, wts[ti], NULL, ps, strips, W, P2, sg,
+                                              asum ? A2 : NULL, sg};
+                                const int rc = conv_gemm_isa(&g, forces[pth]);
+                                snprintf(name, sizeof name, "gemm %dx%dx%d kc %d%s, B in %s %s b2%s, %d threads %s", M, K, N, kc,
+                                         acc ? " +acc" : "", strips ? "strips" : "panels", sg > 0 ? "+" : "-", asum ? ", A +- a2" : "",
+                                         wts[ti], pth == 2 ? conv_isa_name() : pth == 0 ? "generic" : "avx2 or less");
+                                if (asum && !packs) {
+                                    check(name, rc == -1 ? 0.0 : INFINITY, 0);
+                                    continue;
+                                }
+                                check(name, rc == 0 ? 0.0 : INFINITY, 0);
+                                check_same(name, Cr, C1, (size_t)M * ldc);
+                            }
+                    }
+                /* b2 needs its room and panels: an error */
+                gemm_job bad = {A, lda, M, K, P, 64, N, C1, ldc, cb, acc, kc, 1, 1, NULL, ps, strips, NULL, P2, 1, NULL, 0};
+                check("gemm b2 without work refused", conv_gemm(&bad) == -1 ? 0.0 : INFINITY, 0);
+            }
+            free(A2), free(As);
+            free(P2), free(Pc), free(Cr);
             free(W);
             free(P);
         }

@@ -208,9 +208,115 @@ SBV2_MULTIVERSION(gelu_rows, (float *restrict x, size_t n), (x, n))
  * characters on both paths (alternating runs). */
 #define KC_SHORT 256
 #define T_SHORT 96
-static void lin(const bert_lin *l, const float *x, int T, float *y, int acc, int nt, void (*post)(float *, size_t), float *work) {
-    const int kc = T <= T_SHORT ? (l->in > KC_SHORT ? KC_SHORT : 0) : l->in > 2 * KC ? KC : 0;
-    gemm_job g = {x, (size_t)l->in, T, l->in, l->wt, 64, l->out, y, (size_t)l->out, l->b, acc, kc, 1, nt, post, l->ps, l->strips, work};
+static int lin_kc(int M, int K) { return M <= T_SHORT ? (K > KC_SHORT ? KC_SHORT : 0) : K > 2 * KC ? KC : 0; }
+
+/* Strassen's algorithm, one level, for the linear layers of long inputs on
+ * the AVX2 path: tokens, inputs and outputs each cut in halves (A = x,
+ * B = W^T, C = y),
+ *   M1 = (A11 + A22)(B11 + B22)   M2 = (A21 + A22) B11   M3 = A11 (B12 - B22)
+ *   M4 = A22 (B21 - B11)   M5 = (A11 + A12) B22   M6 = (A21 - A11)(B11 + B12)
+ *   M7 = (A12 - A22)(B21 + B22)
+ *   C11 = M1 + M4 - M5 + M7   C12 = M3 + M5   C21 = M2 + M4   C22 = M1 - M2 + M3 + M6
+ * so 7 half-size products do the work of 8: 12.5 % fewer multiplications,
+ * which kernels at ~95 % of the FMA peak cannot otherwise give. B's quadrants
+ * are offsets into the panel store and a product's sum of two is formed a
+ * piece at a time inside the kernel (gemm_job.b2): no copy of the weights.
+ * A's sums are formed as the AVX2 form packs A (gemm_job.a2; elsewhere here).
+ * An odd token count reads the inputs' zero row T as A's missing last row.
+ * Exact in exact arithmetic; in fp32 it rounds differently from the plain
+ * product (README, BERT). Every step has a fixed order, so the result does
+ * not depend on the thread count. */
+#define STRASSEN_T 160 /* tokens from which it pays on AVX2 (README, BERT) */
+/* sbv2_bert.strassen_min: SBV2_STRASSEN=N (tokens, any path; 0 = never) or
+   the default: from STRASSEN_T tokens on the AVX2 path (with strips), never
+   on AVX-512, where the products run twice as fast and its extra passes
+   over memory cost more than it saves (measured, README) */
+static int strassen_min_tokens(int strips) {
+    const char *e = getenv("SBV2_STRASSEN");
+    char *end = NULL;
+    const long v = e && *e ? strtol(e, &end, 10) : -1;
+    if (end && !*end && v >= 0) return v > 1000000 ? 1000000 : (int)v;
+    return strips ? STRASSEN_T : 0;
+}
+static int strassen_fits(const sbv2_bert *b, const bert_lin *l, int T) {
+    return b->strassen_min > 0 && T >= b->strassen_min && T >= 2 && l->in % 2 == 0 && l->out % 128 == 0;
+}
+/* floats of room lin_strassen needs for T tokens, inputs up to in, outputs up to out */
+static size_t strassen_floats(int T, int in, int out) {
+    const size_t h = (size_t)(T + 1) / 2;
+    return h * (size_t)(in / 2) + 7 * h * (size_t)(out / 2);
+}
+/* One row of C from the products' rows p[0..6] (n = N/2 columns each): the
+ * top half's C11 | C12 or the bottom half's C21 | C22, + bias, + y (acc). */
+SBV2_BODY void strassen_row_body(const float *const *p, int top, int n, const float *restrict bias, int acc, float *restrict y) {
+    const float *restrict m1 = p[0], *restrict m2 = p[1], *restrict m3 = p[2], *restrict m4 = p[3];
+    const float *restrict m5 = p[4], *restrict m6 = p[5], *restrict m7 = p[6], *restrict b2 = bias + n;
+    float *restrict y2 = y + n;
+    if (top) {
+        for (int j = 0; j < n; j++) y[j] = m1[j] + m4[j] - m5[j] + m7[j] + bias[j] + (acc ? y[j] : 0.0f);
+        for (int j = 0; j < n; j++) y2[j] = m3[j] + m5[j] + b2[j] + (acc ? y2[j] : 0.0f);
+    } else {
+        for (int j = 0; j < n; j++) y[j] = m2[j] + m4[j] + bias[j] + (acc ? y[j] : 0.0f);
+        for (int j = 0; j < n; j++) y2[j] = m1[j] - m2[j] + m3[j] + m6[j] + b2[j] + (acc ? y2[j] : 0.0f);
+    }
+}
+SBV2_MULTIVERSION(strassen_row, (const float *const *p, int top, int n, const float *restrict bias, int acc, float *restrict y),
+                  (p, top, n, bias, acc, y))
+/* per product: A's quadrant, a second one or -1, its sign; B's the same
+   (quadrants 0 = 11, 1 = 12, 2 = 21, 3 = 22) */
+static const signed char strassen_ops[7][6] = {{0, 3, 1, 0, 3, 1},  {2, 3, 1, 0, -1, 1}, {0, -1, 1, 1, 3, -1}, {3, -1, 1, 2, 0, -1},
+                                               {0, 1, 1, 3, -1, 1}, {2, 0, -1, 0, 1, 1}, {1, 3, -1, 2, 3, 1}};
+/* lin() by Strassen: x [T][in] with a zero row T; room: strassen_floats() */
+static void lin_strassen(const bert_lin *l, const float *x, int T, float *y, int acc, int nt, void (*post)(float *, size_t),
+                         float *work, float *room) {
+    const int h = (T + 1) / 2, K = l->in, K2 = K / 2, N = l->out, N2 = N / 2;
+    const size_t step = l->strips ? 16 : 64; /* floats from one row of a panel (strip) to the next */
+    const size_t qb[4] = {0, (size_t)N2 / 64 * l->ps, (size_t)K2 * step, (size_t)N2 / 64 * l->ps + (size_t)K2 * step};
+    const size_t qa[4] = {0, (size_t)K2, (size_t)h * K, (size_t)h * K + K2};
+    const int fused = l->strips && isa_active() == ISA_AVX2; /* the form that packs A (and so takes a2) */
+    float *as = room, *pm = room + (size_t)h * K2;
+    for (int m = 0; m < 7; m++) {
+        const signed char *op = strassen_ops[m];
+        const float *a = x + qa[op[0]], *a2 = op[1] >= 0 ? x + qa[op[1]] : NULL;
+        size_t lda = (size_t)K;
+        if (a2 && !fused) { /* A's sum formed here */
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && h > 8)
+            for (int r = 0; r < h; r++) {
+                const float *restrict p = a + (size_t)r * K, *restrict q = a2 + (size_t)r * K;
+                float *restrict d = as + (size_t)r * K2;
+                if (op[2] > 0)
+                    for (int k = 0; k < K2; k++) d[k] = p[k] + q[k];
+                else
+                    for (int k = 0; k < K2; k++) d[k] = p[k] - q[k];
+            }
+            a = as, a2 = NULL, lda = (size_t)K2;
+        }
+        gemm_job g = {a, lda, h, K2, l->wt + qb[op[3]], 64, N2, pm + (size_t)m * h * N2, (size_t)N2, NULL, 0, lin_kc(h, K2), 1, nt, NULL,
+                      l->ps, l->strips, work, op[4] >= 0 ? l->wt + qb[op[4]] : NULL, op[5], a2, op[2]};
+        conv_gemm(&g);
+    }
+    /* C from the 7 products, + bias, + the residual (acc), then post, per row */
+    const isa_t isa = isa_active();
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && T > 8)
+    for (int r = 0; r < T; r++) {
+        const int top = r < h, i = top ? r : r - h;
+        const float *p[7];
+        for (int m = 0; m < 7; m++) p[m] = pm + ((size_t)m * h + (size_t)i) * N2;
+        strassen_row(isa, p, top, N2, l->b, acc, y + (size_t)r * N);
+        if (post) post(y + (size_t)r * N, (size_t)N);
+    }
+}
+
+/* y [T][out] = x W^T + b (+ y when acc), then post per row. With room (and
+ * work) a long input goes through lin_strassen: x needs a zero row T then. */
+static void lin(const bert_lin *l, const float *x, int T, float *y, int acc, int nt, void (*post)(float *, size_t), float *work,
+                const sbv2_bert *b, float *room) {
+    if (room && work && strassen_fits(b, l, T)) {
+        lin_strassen(l, x, T, y, acc, nt, post, work, room);
+        return;
+    }
+    gemm_job g = {x, (size_t)l->in, T, l->in, l->wt, 64, l->out, y, (size_t)l->out, l->b, acc, lin_kc(T, l->in), 1, nt, post,
+                  l->ps, l->strips, work, NULL, 0, NULL, 0};
     conv_gemm(&g);
 }
 
@@ -311,6 +417,7 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
     snprintf(path, sizeof path, "%s/config.json", dir);
     /* the AVX2 tile reads a 16-column strip per pass: strips make it one stream */
     b->strips = isa_active() == ISA_AVX2;
+    b->strassen_min = strassen_min_tokens(b->strips);
     lctx c = {b, err, read_config(b, path, err), "deberta."};
     if (!c.rc) {
         snprintf(path, sizeof path, "%s/vocab.txt", dir);
@@ -398,7 +505,7 @@ sbv2_bert *sbv2_bert_load(const char *dir, const char *weights, sbv2_error *err)
             /* [P2][HD] products of the layer-normed rows, stored per head as [D][P2]
                rows, or with strips as 16-row strips [P2/16][D][16] (pos_at) */
             for (int pass = 0; pass < 2; pass++) {
-                lin(pass ? &L->k : &L->q, R, b->P2, tmp, 0, 1, NULL, lw);
+                lin(pass ? &L->k : &L->q, R, b->P2, tmp, 0, 1, NULL, lw, b, NULL);
                 float *dst = pass ? L->kr : L->qr;
                 for (int r = 0; r < b->P2; r++)
                     for (int o = 0; o < HD; o++) dst[pos_at(b, o / b->D, o % b->D, r)] = tmp[(size_t)r * HD + o];
@@ -613,7 +720,7 @@ static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qk
                 for (int t = t0; t < t0 + 16 && t < T; t++) kp[d * ldt + t] = k[t * ld3 + d];
         for (int d = 0; d < D; d++) memset(kp + d * ldt + T, 0, (ldt - T) * sizeof(float));
     }
-    gemm_job g = {q, ld3, T, D, kp, ldt, T, s, (size_t)T, NULL, 0, 0, 0, 1, NULL, st ? (size_t)D * 64 : 0, st, wk};
+    gemm_job g = {q, ld3, T, D, kp, ldt, T, s, (size_t)T, NULL, 0, 0, 0, 1, NULL, st ? (size_t)D * 64 : 0, st, wk, NULL, 0, NULL, 0};
     conv_gemm(&g);
     const size_t hoff = pos_at(b, h, 0, 0); /* this head's rows of the position tables */
     const size_t pld = st ? 64 : (size_t)P2, pps = st ? (size_t)D * 64 : 0;
@@ -621,12 +728,12 @@ static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qk
         const int r0 = blk * BAND_ROWS, rows = T - r0 < BAND_ROWS ? T - r0 : BAND_ROWS;
         if (b->c2p) {
             gemm_job c = {q + r0 * ld3, ld3, rows, D, L->kr + hoff + band_col(b, bd->lo_c[blk]), pld, bd->wc[blk], cb + (size_t)r0 * wb,
-                          (size_t)wb, NULL, 0, 0, 0, 1, NULL, pps, st, NULL};
+                          (size_t)wb, NULL, 0, 0, 0, 1, NULL, pps, st, NULL, NULL, 0, NULL, 0};
             conv_gemm(&c);
         }
         if (b->p2c) {
             gemm_job c = {k + r0 * ld3, ld3, rows, D, L->qr + hoff + band_col(b, bd->lo_p[blk]), pld, bd->wp[blk], pb + (size_t)r0 * wb,
-                          (size_t)wb, NULL, 0, 0, 0, 1, NULL, pps, st, NULL};
+                          (size_t)wb, NULL, 0, 0, 0, 1, NULL, pps, st, NULL, NULL, 0, NULL, 0};
             conv_gemm(&c);
         }
     }
@@ -639,7 +746,7 @@ static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qk
         add_positions(isa, s, b->c2p ? cb : NULL, b->p2c ? pb : NULL, bd, scale);
     softmax_rows(isa, s, T);
     gemm_job o = {s, (size_t)T, T, T, st ? vs : v, st ? 64 : ld3, D, ctx + (size_t)h * D, (size_t)HD, NULL, 0, 0, 0, 1, NULL,
-                  st ? (size_t)T * 64 : 0, st, wk};
+                  st ? (size_t)T * 64 : 0, st, wk, NULL, 0, NULL, 0};
     conv_gemm(&o);
 }
 
@@ -651,15 +758,26 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     const size_t per_head = head_floats(b, T, bd.wb);
     const isa_t isa = isa_active();
     void (*const gelu)(float *, size_t) = gelu_rows_for(isa); /* the FFN's post-op on this path */
-    /* x: the running state [T][H]; qkv [T][3 R64(HD)] (+64 readable floats); ctx [T][HD]; a: FFN [T][I] */
+    /* x: the running state [T][H]; qkv [T][3 R64(HD)] (+64 readable floats); ctx [T][HD]; a: FFN [T][I];
+       the linear layers' inputs x, ctx and a with a zero row T (Strassen's halves of an odd T) */
     float *e0 = conv_alloc((size_t)H * (T + b->conv_k - 1)), *qkv = conv_alloc((size_t)3 * R64(HD) * T + 64);
-    float *ctx = conv_alloc((size_t)HD * T), *a = conv_alloc((size_t)(I > H ? I : H) * T);
+    float *ctx = conv_alloc((size_t)HD * (T + 1)), *a = conv_alloc((size_t)(I > H ? I : H) * (T + 1));
+    float *x = conv_alloc((size_t)H * (T + 1));
     float *hb = conv_alloc(per_head * (size_t)nt);
-    /* room for the AVX2 strips' turned-round products (A packed, accumulators) */
-    float *work = b->strips ? conv_alloc(gemm_work_floats(T, I > H ? I : H, nt)) : NULL;
-    float *x = out;
+    /* room for the AVX2 strips' turned-round products (A packed, accumulators)
+       and Strassen's B pieces; Strassen's products and A sums (long inputs) */
+    const int kmax = I > H ? (I > HD ? I : HD) : (H > HD ? H : HD), nmax = b->layers[0].qkv.out > kmax ? b->layers[0].qkv.out : kmax;
+    const int big = b->strassen_min > 0 && T >= b->strassen_min; /* some layer may run Strassen */
+    float *work = b->strips || big ? conv_alloc(gemm_work_floats(T, kmax, nt)) : NULL;
+    float *room = big ? conv_alloc(strassen_floats(T, kmax, nmax)) : NULL;
     int rc = SBV2_OK;
-    if (band_rc || !e0 || !qkv || !ctx || !a || !hb || (b->strips && !work)) { rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory"); goto done; }
+    if (band_rc || !e0 || !qkv || !ctx || !a || !x || !hb || ((b->strips || big) && !work) || (big && !room)) {
+        rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
+        goto done;
+    }
+    memset(x + (size_t)H * T, 0, sizeof(float) * (size_t)H);
+    memset(ctx + (size_t)HD * T, 0, sizeof(float) * (size_t)HD);
+    memset(a + (size_t)I * T, 0, sizeof(float) * (size_t)I);
     memset(qkv + (size_t)3 * R64(HD) * T, 0, 64 * sizeof(float));
     /* embeddings: rows of the (mapped) table, LayerNorm */
     for (int t = 0; t < T; t++) {
@@ -674,15 +792,15 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     memset(e0 + cpad + (size_t)H * T, 0, sizeof(float) * cpad);
     for (int l = 0; l < b->n_run; l++) {
         const bert_layer *L = &b->layers[l];
-        lin(&L->qkv, x, T, qkv, 0, nt, NULL, work);
+        lin(&L->qkv, x, T, qkv, 0, nt, NULL, work, b, room);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
         for (int h = 0; h < b->heads; h++) head(b, L, h, qkv, &bd, ctx, conv_thread_slice(hb, per_head), isa);
         /* attention output: LayerNorm(x + dense(ctx)) */
-        lin(&L->o, ctx, T, x, 1, nt, NULL, work);
+        lin(&L->o, ctx, T, x, 1, nt, NULL, work, b, room);
         ln_rows(&L->ln_att, x, T, nt);
         /* FFN: LayerNorm(x + down(gelu(up(x)))) */
-        lin(&L->up, x, T, a, 0, nt, gelu, work);
-        lin(&L->down, a, T, x, 1, nt, NULL, work);
+        lin(&L->up, x, T, a, 0, nt, gelu, work, b, room);
+        lin(&L->down, a, T, x, 1, nt, NULL, work, b, room);
         ln_rows(&L->ln_out, x, T, nt);
         if (l == 0) { /* ConvLayer: LayerNorm(x + gelu(conv(embedding output))), conv over time:
                          e0 rows with (k-1)/2 zero rows each side, one product per tap */
@@ -690,16 +808,18 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
             for (int kk = 0; kk < b->conv_k; kk++) {
                 gemm_job g = {e0 + (size_t)kk * H, (size_t)H, T, H, b->conv.wt + gemm_panel_at(b->conv.ps, b->strips, (size_t)kk * H, 0), 64,
                               H, ct, (size_t)H, kk == 0 ? b->conv.b : NULL, kk > 0, 0, 1, nt, kk == b->conv_k - 1 ? gelu : NULL, b->conv.ps,
-                              b->strips, work};
+                              b->strips, work, NULL, 0, NULL, 0};
                 conv_gemm(&g);
             }
             op_add_par(x, ct, (size_t)H * T, nt);
             ln_rows(&b->ln_conv, x, T, nt);
+            memset(a + (size_t)I * T, 0, sizeof(float) * (size_t)I); /* its zero row again (ct was [T][H]) */
         }
     }
+    memcpy(out, x, sizeof(float) * (size_t)H * T);
 done:
     band_free(&bd);
-    free(e0), free(qkv), free(ctx), free(a), free(hb), free(work);
+    free(e0), free(qkv), free(ctx), free(a), free(x), free(hb), free(work), free(room);
     return rc;
 }
 

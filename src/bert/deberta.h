@@ -29,6 +29,8 @@ typedef struct {
 struct sbv2_bert {
     int H, heads, D, I, n_layers, n_run, span, P2, buckets, max_pos, conv_k, vocab, c2p, p2c;
     int strips;           /* weight panels in 16-column strips (bert_lin) */
+    int strassen_min;     /* inputs of this many tokens or more run the linear layers
+                             as Strassen's 7 half-size products; 0: never */
     float eps;
     const st_tensor *emb;
     layernorm_t ln_emb;

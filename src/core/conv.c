@@ -500,6 +500,40 @@ void conv_pad_activate_row(isa_t isa, const float *x, int T, float slope, int pa
     memset(a + pad_l + T, 0, sizeof(float) * (lda - (size_t)pad_l - (size_t)T));
 }
 
+#define TR_CHUNK 256 /* steps of a strip's chunk: 16 KB of B, kept in L1 */
+
+/* the packed A, rounded so the accumulators after it are 64-byte aligned */
+static size_t tr_pack_floats(size_t blocks, int K) { return (blocks * MR * (size_t)(K > 0 ? K : 0) + 15) & ~(size_t)15; }
+
+/* a thread's room for a piece of B formed from b and b2: a whole panel's
+   slice (kc x 64) in gemm_part, a strip's chunk in the turned-round form */
+static size_t b_room_floats(int K) {
+    const size_t n = (size_t)(K > 0 ? K : 0) * 64;
+    return (n > TR_CHUNK * 16 ? n : TR_CHUNK * 16);
+}
+
+size_t gemm_work_floats(int M, int K, int n_threads) {
+    const size_t blocks = (size_t)(M > 0 ? (M + MR - 1) / MR : 0), nt = (size_t)(n_threads > 0 ? n_threads : 1);
+    return tr_pack_floats(blocks, K) + nt * blocks * MR * 64 + nt * b_room_floats(K);
+}
+
+/* Thread tid's room for B pieces (after the packed A and every thread's
+   accumulators, laid out for g->n_threads threads as gemm_work_floats) */
+static float *b_room(const gemm_job *g, int tid) {
+    const size_t blocks = (size_t)(g->M + MR - 1) / MR, nt = (size_t)(g->n_threads > 0 ? g->n_threads : 1);
+    return g->work + tr_pack_floats(blocks, g->K) + nt * blocks * MR * 64 + (size_t)tid * b_room_floats(g->K);
+}
+
+/* d = b +- b2 at offset `at`, n floats (gemm_job.b2): one rounding per
+   element, the same on every path */
+static inline void b_combine(const gemm_job *g, size_t at, size_t n, float *restrict d) {
+    const float *restrict p = g->b + at, *restrict q = g->b2 + at;
+    if (g->b2_sign > 0)
+        for (size_t i = 0; i < n; i++) d[i] = p[i] + q[i];
+    else
+        for (size_t i = 0; i < n; i++) d[i] = p[i] - q[i];
+}
+
 /* Thread tid of nth's share of conv_gemm (see below). */
 static void gemm_part(const gemm_job *g, isa_t isa, int nr, int kc, int tid, int nth) {
     const int M = g->M, K = g->K, N = g->N, nks = (K + kc - 1) / kc;
@@ -526,14 +560,24 @@ static void gemm_part(const gemm_job *g, isa_t isa, int nr, int kc, int tid, int
             const int has_next = ks + 1 < nks || tt < tt1;
             const int ntt = ks + 1 < nks ? tt : tt + 1, nk0 = ks + 1 < nks ? k0 + kc : 0;
             const int nkn = K - nk0 < kc ? K - nk0 : kc, helpers = b_hi - b_lo > 1 ? b_hi - b_lo - 1 : 1;
+            /* B row-major (row k0 of the whole matrix) or the panel of this tile;
+               with b2 this thread's sum of the two panels' pieces (as kn rows of
+               64 or four strips of kn x 16) */
+            const float *bk = pan ? g->b + (size_t)tt * g->b_pstride + (size_t)k0 * ldb : g->b + (size_t)k0 * g->ldb;
+            size_t xst = xstrip;
+            if (g->b2) {
+                float *room = b_room(g, tid);
+                for (int s4 = 0; s4 < (strips ? 4 : 1); s4++)
+                    b_combine(g, (size_t)tt * g->b_pstride + (size_t)s4 * xstrip + (size_t)k0 * ldb, (size_t)kn * ldb,
+                              room + (size_t)s4 * kn * ldb);
+                bk = room, xst = strips ? (size_t)kn * 16 : 0;
+            }
             for (int b = b_lo; b < b_hi; b++) {
-                /* B row-major (row k0 of the whole matrix) or the panel of this tile */
-                const float *bk = pan ? g->b + (size_t)tt * g->b_pstride + (size_t)k0 * ldb : g->b + (size_t)k0 * g->ldb;
                 tile_args a = {NULL, bk, ldb, kn, 1, 1, NULL,
                                ks == 0 ? g->cbias : NULL, acc ? g->c : NULL, g->c, g->ldc, b * MR,
                                M - b * MR < MR ? M - b * MR : MR, tt * nr, N - tt * nr < nr ? N - tt * nr : nr, NULL, 0, 0,
                                g->a + (size_t)b * MR * g->lda + k0, g->lda, ks == nks - 1 ? g->post : NULL, pan ? 0 : tt * nr,
-                               xstrip};
+                               xst};
                 /* blocks after the first each fetch a share of the next piece's rows
                    (a lone block fetches them all) */
                 const int me = b_hi - b_lo > 1 ? b - b_lo - 1 : 0;
@@ -554,16 +598,6 @@ static void gemm_part(const gemm_job *g, isa_t isa, int nr, int kc, int tid, int
 
 /* ---- the turned-round product (gemm_job.work, AVX2, B in strips) ---------- */
 
-#define TR_CHUNK 256 /* steps of a strip's chunk: 16 KB of B, kept in L1 */
-
-/* the packed A, rounded so the accumulators after it are 64-byte aligned */
-static size_t tr_pack_floats(size_t blocks, int K) { return (blocks * MR * (size_t)(K > 0 ? K : 0) + 15) & ~(size_t)15; }
-
-size_t gemm_work_floats(int M, int K, int n_threads) {
-    const size_t blocks = (size_t)(M > 0 ? (M + MR - 1) / MR : 0);
-    return tr_pack_floats(blocks, K) + (size_t)(n_threads > 0 ? n_threads : 1) * blocks * MR * 64;
-}
-
 /* Packed A: K in pieces of TR_CHUNK steps; per piece, every block's steps
  * [6 floats each] one after another, so the kernel's A is one stream across
  * the blocks of a chunk (the prefetcher does not restart at each block).
@@ -578,6 +612,17 @@ static size_t tr_a_at(int blocks, int K, int b, int k) {
 static void pack_a_rows(const gemm_job *g, int b, int k0, int kn, float *dst) {
     const float *rows[MR];
     for (int r = 0; r < MR; r++) rows[r] = g->a + (size_t)(b * MR + r < g->M ? b * MR + r : g->M - 1) * g->lda + k0;
+    float sum[MR][TR_CHUNK]; /* with a2: the rows a +- a2 first (kn <= TR_CHUNK) */
+    if (g->a2)
+        for (int r = 0; r < MR; r++) {
+            const float *restrict p = rows[r], *restrict q = g->a2 + (rows[r] - g->a);
+            float *restrict d = sum[r];
+            if (g->a2_sign > 0)
+                for (int k = 0; k < kn; k++) d[k] = p[k] + q[k];
+            else
+                for (int k = 0; k < kn; k++) d[k] = p[k] - q[k];
+            rows[r] = d;
+        }
     int k = 0;
 #ifdef SBV2_X86
     /* 4 steps at a time: rows 0-3 transposed 4 x 4, rows 4-5 interleaved in pairs
@@ -615,6 +660,8 @@ __attribute__((target("avx2,fma"))) static void gemm_turned_part(const gemm_job 
     const float *pa = g->work;
     float *acc = g->work + tr_pack_floats((size_t)blocks, K) + (size_t)tid * blocks * MR * 64;
     const size_t xs = g->b_pstride / 4;
+    float *room = g->b2 ? b_room(g, tid) : NULL;
+    const int nterms = g->b2 ? 2 : 1; /* B's stores: b (and b2) */
     for (int q = q0; q < q1; q++) {
         const int n = N - q * 64 < 64 ? N - q * 64 : 64, ns = (n + 15) / 16;
         for (int ks = 0; ks < nks; ks++) {
@@ -635,12 +682,20 @@ __attribute__((target("avx2,fma"))) static void gemm_turned_part(const gemm_job 
                     else if (q + 1 < q1) nx = g->b + (size_t)(q + 1) * g->b_pstride, nn = K;
                     nn = nn < TR_CHUNK ? nn : TR_CHUNK;
                     if (nn > kc) nn = kc;
-                    const int helpers = blocks > 1 ? blocks - 1 : 1, per = (nn + helpers - 1) / helpers;
+                    if (nterms > 1) { /* the chunk of the sum, formed in L1 */
+                        b_combine(g, (size_t)(bs - g->b), (size_t)cn * 16, room);
+                        bs = room;
+                    }
+                    /* the blocks after the first fetch the next chunk of every term: one
+                       group of them per term, each block a share of its term's lines */
+                    const int helpers = blocks > 1 ? blocks - 1 : 1;
                     for (int b = 0; b < blocks; b++) {
-                        const int me = blocks > 1 ? b - 1 : 0, l0 = me * per, l1 = l0 + per < nn ? l0 + per : nn;
+                        const int me = blocks > 1 ? b - 1 : 0, grp = me % nterms, in = me / nterms;
+                        const int gsize = (helpers - grp + nterms - 1) / nterms, per = gsize > 0 ? (nn + gsize - 1) / gsize : 0;
+                        const int l0 = in * per, l1 = l0 + per < nn ? l0 + per : nn;
                         const int pf_n = g->prefetch && nx && me >= 0 && l1 > l0 ? l1 - l0 : 0;
-                        block_avx2(pa + tr_a_at(blocks, K, b, k0 + c0), bs, cn, acc + (size_t)b * MR * 64 + s * 16, c0 > 0,
-                                   pf_n ? nx + (size_t)l0 * 16 : NULL, pf_n);
+                        const float *pf = pf_n ? (grp ? g->b2 + (nx - g->b) : nx) + (size_t)l0 * 16 : NULL;
+                        block_avx2(pa + tr_a_at(blocks, K, b, k0 + c0), bs, cn, acc + (size_t)b * MR * 64 + s * 16, c0 > 0, pf, pf_n);
                     }
                 }
             }
@@ -661,6 +716,8 @@ int conv_gemm_isa(const gemm_job *g, int force) {
     const int kc = g->kc > 0 && g->kc < K ? g->kc : K;
     int nt = g->n_threads > 0 ? g->n_threads : 1;
     if ((double)M * K * N < 2e5 || ((M + MR - 1) / MR) * ((N + nr - 1) / nr) < 2) nt = 1;
+    if (g->b2 && (!g->work || g->b_pstride == 0)) return -1;
+    if (g->a2 && !(g->work && g->b_strips && g->b_pstride > 0 && isa == ISA_AVX2)) return -1;
     if (M <= 0 || N <= 0 || K <= 0) return 0;
 #ifdef SBV2_X86
     if (g->work && g->b_strips && g->b_pstride > 0 && isa == ISA_AVX2) {
@@ -700,7 +757,7 @@ int conv_gemm_isa(const gemm_job *g, int force) {
 }
 
 int conv_matmul(const float *a, int M, int K, const float *b, size_t ldb, int N, float *c, int nt) {
-    gemm_job g = {a, (size_t)K, M, K, b, ldb, N, c, (size_t)N, NULL, 0, 0, 0, nt, NULL, 0, 0, NULL};
+    gemm_job g = {a, (size_t)K, M, K, b, ldb, N, c, (size_t)N, NULL, 0, 0, 0, nt, NULL, 0, 0, NULL, NULL, 0, NULL, 0};
     return conv_gemm(&g);
 }
 
@@ -725,7 +782,7 @@ double conv_kernel_gflops(int n_threads, double seconds) {
     if (a && b && c) {
         for (size_t i = 0; i < (size_t)M * K * n_threads; i++) a[i] = (float)(i % 7) * 0.1f;
         for (size_t i = 0; i < (size_t)K * (N + 64); i++) b[i] = (float)(i % 5) * 0.1f;
-        gemm_job g = {a, (size_t)K, M * n_threads, K, b, (size_t)N + 64, N, c, (size_t)N, NULL, 0, 0, 0, n_threads, NULL, 0, 0, NULL};
+        gemm_job g = {a, (size_t)K, M * n_threads, K, b, (size_t)N + 64, N, c, (size_t)N, NULL, 0, 0, 0, n_threads, NULL, 0, 0, NULL, NULL, 0, NULL, 0};
         const double t_end = now_s() + seconds;
         while (now_s() < t_end) {
             const double t0 = now_s();

@@ -84,8 +84,9 @@ int conv_matmul(const float *a, int M, int K, const float *b, size_t ldb, int N,
  * the AVX2 strips form, below). prefetch: B is large and cold (weights),
  * so each thread fetches its next 64-column panel while computing the current
  * one. Needs M, K, N >= 1 (otherwise nothing is written); allocates nothing;
- * returns 0. The summation order per output is fixed (k ascending, one FMA
- * chain per K slice, slices added in order), whatever the kernel or threads. */
+ * returns 0, or -1 for b2 without panels or work, or a2 off the turned-round
+ * form. The summation order per output is fixed (k ascending, one FMA chain
+ * per K slice, slices added in order), whatever the kernel or threads. */
 typedef struct gemm_job {
     const float *a;
     size_t lda;
@@ -116,7 +117,22 @@ typedef struct gemm_job {
        block of A streams past it (B is read from L2 once per chunk, not once
        per block). Same sums, same order. */
     float *work;
+    /* or NULL: B is b + b2 (b2_sign > 0) or b - b2, two panel stores of one
+       layout, formed a piece at a time in `work` (needed then, as are panels)
+       as the kernels read it: the operands of Strassen's products (the
+       BERT's linear layers) without a copy of the weights. Every path forms
+       the same values, so the same bits. */
+    const float *b2;
+    int b2_sign;
+    /* or NULL: A is a + a2 (a2_sign > 0) or a - a2, same lda, formed as the
+       turned-round form packs A (the other paths read A in place and refuse
+       it: -1). Rows of both must exist up to M. */
+    const float *a2;
+    int a2_sign;
 } gemm_job;
+/* Room for gemm_job.work: the packed A and accumulators of the turned-round
+   product, and per thread a piece of B for b2. Sized for n_threads threads,
+   and enough for any product of at most M rows and K steps. */
 size_t gemm_work_floats(int M, int K, int n_threads);
 /* Where W^T[k][c] (row k, column c of B) sits in a panel store of panel
    stride ps (b_pstride), as rows of 64 columns or as 16-column strips. */
