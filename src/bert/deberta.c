@@ -329,6 +329,8 @@ static size_t pos_at(const sbv2_bert *b, int h, int d, int r) {
     return b->strips ? base + (size_t)(r / 16) * b->D * 16 + (size_t)d * 16 + r % 16 : base + (size_t)d * b->P2 + r;
 }
 
+size_t bert_pos_at(const sbv2_bert *b, int h, int k, int r) { return pos_at(b, h, k, r); }
+
 static void lnorm(lctx *c, layernorm_t *ln, int ch, const char *fmt, int layer) {
     char n[200], a[220], b2[220];
     snprintf(n, sizeof n, fmt, layer);

@@ -44,6 +44,9 @@ struct sbv2_bert {
     const char *prefix;
 };
 
+/* Where entry r of head h's row k of a layer's position table (qr, kr) is:
+   [HD][P2] rows, or 16-wide strips per head when b->strips. */
+size_t bert_pos_at(const sbv2_bert *b, int h, int k, int r);
 /* Row of the relative-position tables for query i - key j = r (log buckets). */
 int bert_rel_index(const sbv2_bert *b, int r);
 /* sbv2_bert_feature with the assist weight as SBV2's Python float. */

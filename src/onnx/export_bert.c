@@ -83,11 +83,19 @@ static const char *gelu(bx *x, const char *in) {
     return OP(x, "Mul", OP(x, "Mul", in, ob_scalar_f32(x->g, 0.5f)), OP(x, "Add", e, ob_scalar_f32(x->g, 1.0f)));
 }
 
-/* [heads, D, P2] constant of a layer's position projection ([HD][P2] rows) */
+/* [heads, D, P2] constant of a layer's position projection, kept as [HD][P2]
+ * rows, or (the AVX2 path's layout) as 16-wide strips, which are read out
+ * entry by entry (bert_pos_at) */
 static const char *pos_table(bx *x, const float *t) {
     const sbv2_bert *b = x->b;
     int64_t d[3] = {b->heads, b->D, b->P2};
-    return ob_weight(x->g, t, 3, d); /* [HD][P2] is already [heads][D][P2] */
+    if (!b->strips) return ob_weight(x->g, t, 3, d); /* [HD][P2] is already [heads][D][P2] */
+    float *rows = ob_alloc_f32(x->g, (size_t)b->heads * b->D * b->P2);
+    if (!rows) { x->bad = 1; return ""; }
+    for (int h = 0; h < b->heads; h++)
+        for (int k = 0; k < b->D; k++)
+            for (int r = 0; r < b->P2; r++) rows[((size_t)h * b->D + k) * b->P2 + r] = t[bert_pos_at(b, h, k, r)];
+    return ob_weight(x->g, rows, 3, d);
 }
 
 static const char *cast(bx *x, const char *a, int to) {
