@@ -771,9 +771,9 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     const int kmax = I > H ? (I > HD ? I : HD) : (H > HD ? H : HD), nmax = b->layers[0].qkv.out > kmax ? b->layers[0].qkv.out : kmax;
     const int big = b->strassen_min > 0 && T >= b->strassen_min; /* some layer may run Strassen */
     float *work = b->strips || big ? conv_alloc(gemm_work_floats(T, kmax, nt)) : NULL;
-    float *room = big ? conv_alloc(strassen_floats(T, kmax, nmax)) : NULL;
+    float *room = big ? conv_alloc(strassen_floats(T, kmax, nmax)) : NULL; /* without it: the plain products */
     int rc = SBV2_OK;
-    if (band_rc || !e0 || !qkv || !ctx || !a || !x || !hb || ((b->strips || big) && !work) || (big && !room)) {
+    if (band_rc || !e0 || !qkv || !ctx || !a || !x || !hb || ((b->strips || big) && !work)) {
         rc = sbv2_fail(err, SBV2_ERR_NO_MEMORY, "out of memory");
         goto done;
     }
