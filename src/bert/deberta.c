@@ -273,26 +273,17 @@ static void lin_strassen(const bert_lin *l, const float *x, int T, float *y, int
     const size_t step = l->strips ? 16 : 64; /* floats from one row of a panel (strip) to the next */
     const size_t qb[4] = {0, (size_t)N2 / 64 * l->ps, (size_t)K2 * step, (size_t)N2 / 64 * l->ps + (size_t)K2 * step};
     const size_t qa[4] = {0, (size_t)K2, (size_t)h * K, (size_t)h * K + K2};
-    const int fused = l->strips && isa_active() == ISA_AVX2; /* the form that packs A (and so takes a2) */
     float *as = room, *pm = room + (size_t)h * K2;
     for (int m = 0; m < 7; m++) {
         const signed char *op = strassen_ops[m];
-        const float *a = x + qa[op[0]], *a2 = op[1] >= 0 ? x + qa[op[1]] : NULL;
-        size_t lda = (size_t)K;
-        if (a2 && !fused) { /* A's sum formed here */
+        gemm_job g = {x + qa[op[0]], (size_t)K, h, K2, l->wt + qb[op[3]], 64, N2, pm + (size_t)m * h * N2, (size_t)N2, NULL, 0,
+                      lin_kc(h, K2), 1, nt, NULL, l->ps, l->strips, work, op[4] >= 0 ? l->wt + qb[op[4]] : NULL, op[5],
+                      op[1] >= 0 ? x + qa[op[1]] : NULL, op[2]};
+        if (g.a2 && !gemm_packs_a(&g)) { /* A's sum formed here where the product does not pack A */
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && h > 8)
-            for (int r = 0; r < h; r++) {
-                const float *restrict p = a + (size_t)r * K, *restrict q = a2 + (size_t)r * K;
-                float *restrict d = as + (size_t)r * K2;
-                if (op[2] > 0)
-                    for (int k = 0; k < K2; k++) d[k] = p[k] + q[k];
-                else
-                    for (int k = 0; k < K2; k++) d[k] = p[k] - q[k];
-            }
-            a = as, a2 = NULL, lda = (size_t)K2;
+            for (int r = 0; r < h; r++) conv_signed_sum(as + (size_t)r * K2, g.a + (size_t)r * K, g.a2 + (size_t)r * K, (size_t)K2, op[2]);
+            g.a = as, g.a2 = NULL, g.lda = (size_t)K2;
         }
-        gemm_job g = {a, lda, h, K2, l->wt + qb[op[3]], 64, N2, pm + (size_t)m * h * N2, (size_t)N2, NULL, 0, lin_kc(h, K2), 1, nt, NULL,
-                      l->ps, l->strips, work, op[4] >= 0 ? l->wt + qb[op[4]] : NULL, op[5], a2, op[2]};
         conv_gemm(&g);
     }
     /* C from the 7 products, + bias, + the residual (acc), then post, per row */

@@ -524,16 +524,6 @@ static float *b_room(const gemm_job *g, int tid) {
     return g->work + tr_pack_floats(blocks, g->K) + nt * blocks * MR * 64 + (size_t)tid * b_room_floats(g->K);
 }
 
-/* d = b +- b2 at offset `at`, n floats (gemm_job.b2): one rounding per
-   element, the same on every path */
-static inline void b_combine(const gemm_job *g, size_t at, size_t n, float *restrict d) {
-    const float *restrict p = g->b + at, *restrict q = g->b2 + at;
-    if (g->b2_sign > 0)
-        for (size_t i = 0; i < n; i++) d[i] = p[i] + q[i];
-    else
-        for (size_t i = 0; i < n; i++) d[i] = p[i] - q[i];
-}
-
 /* Thread tid of nth's share of conv_gemm (see below). */
 static void gemm_part(const gemm_job *g, isa_t isa, int nr, int kc, int tid, int nth) {
     const int M = g->M, K = g->K, N = g->N, nks = (K + kc - 1) / kc;
@@ -567,9 +557,10 @@ static void gemm_part(const gemm_job *g, isa_t isa, int nr, int kc, int tid, int
             size_t xst = xstrip;
             if (g->b2) {
                 float *room = b_room(g, tid);
-                for (int s4 = 0; s4 < (strips ? 4 : 1); s4++)
-                    b_combine(g, (size_t)tt * g->b_pstride + (size_t)s4 * xstrip + (size_t)k0 * ldb, (size_t)kn * ldb,
-                              room + (size_t)s4 * kn * ldb);
+                for (int s4 = 0; s4 < (strips ? 4 : 1); s4++) {
+                    const size_t at = (size_t)tt * g->b_pstride + (size_t)s4 * xstrip + (size_t)k0 * ldb;
+                    conv_signed_sum(room + (size_t)s4 * kn * ldb, g->b + at, g->b2 + at, (size_t)kn * ldb, g->b2_sign);
+                }
                 bk = room, xst = strips ? (size_t)kn * 16 : 0;
             }
             for (int b = b_lo; b < b_hi; b++) {
@@ -615,13 +606,8 @@ static void pack_a_rows(const gemm_job *g, int b, int k0, int kn, float *dst) {
     float sum[MR][TR_CHUNK]; /* with a2: the rows a +- a2 first (kn <= TR_CHUNK) */
     if (g->a2)
         for (int r = 0; r < MR; r++) {
-            const float *restrict p = rows[r], *restrict q = g->a2 + (rows[r] - g->a);
-            float *restrict d = sum[r];
-            if (g->a2_sign > 0)
-                for (int k = 0; k < kn; k++) d[k] = p[k] + q[k];
-            else
-                for (int k = 0; k < kn; k++) d[k] = p[k] - q[k];
-            rows[r] = d;
+            conv_signed_sum(sum[r], rows[r], g->a2 + (rows[r] - g->a), (size_t)kn, g->a2_sign);
+            rows[r] = sum[r];
         }
     int k = 0;
 #ifdef SBV2_X86
@@ -683,7 +669,7 @@ __attribute__((target("avx2,fma"))) static void gemm_turned_part(const gemm_job 
                     nn = nn < TR_CHUNK ? nn : TR_CHUNK;
                     if (nn > kc) nn = kc;
                     if (nterms > 1) { /* the chunk of the sum, formed in L1 */
-                        b_combine(g, (size_t)(bs - g->b), (size_t)cn * 16, room);
+                        conv_signed_sum(room, bs, g->b2 + (bs - g->b), (size_t)cn * 16, g->b2_sign);
                         bs = room;
                     }
                     /* the blocks after the first fetch the next chunk of every term: one
@@ -708,6 +694,11 @@ __attribute__((target("avx2,fma"))) static void gemm_turned_part(const gemm_job 
 }
 #endif
 
+/* the turned-round form: AVX2, B in strips, room to pack A */
+static int packs_a(const gemm_job *g, isa_t isa) { return g->work && g->b_strips && g->b_pstride > 0 && isa == ISA_AVX2; }
+
+int gemm_packs_a(const gemm_job *g) { return packs_a(g, pick_isa(0)); }
+
 int conv_gemm(const gemm_job *g) { return conv_gemm_isa(g, 0); }
 
 int conv_gemm_isa(const gemm_job *g, int force) {
@@ -717,10 +708,10 @@ int conv_gemm_isa(const gemm_job *g, int force) {
     int nt = g->n_threads > 0 ? g->n_threads : 1;
     if ((double)M * K * N < 2e5 || ((M + MR - 1) / MR) * ((N + nr - 1) / nr) < 2) nt = 1;
     if (g->b2 && (!g->work || g->b_pstride == 0)) return -1;
-    if (g->a2 && !(g->work && g->b_strips && g->b_pstride > 0 && isa == ISA_AVX2)) return -1;
+    if (g->a2 && !packs_a(g, isa)) return -1;
     if (M <= 0 || N <= 0 || K <= 0) return 0;
 #ifdef SBV2_X86
-    if (g->work && g->b_strips && g->b_pstride > 0 && isa == ISA_AVX2) {
+    if (packs_a(g, isa)) {
         const int blocks = (M + MR - 1) / MR;
         if (nt == 1) { /* no parallel region (the heads call this inside theirs) */
             for (int b = 0; b < blocks; b++) pack_a_block(g, b, blocks);

@@ -22,6 +22,16 @@ static inline float lrelu_f(float v, float slope) {
     return o;
 }
 
+/* d = p + q (sign > 0) or p - q: the operand sums of Strassen's products
+ * (gemm_job.b2, a2 and the BERT's own), one rounding per element wherever it
+ * runs, so every path forms the same values. */
+static inline void conv_signed_sum(float *restrict d, const float *restrict p, const float *restrict q, size_t n, int sign) {
+    if (sign > 0)
+        for (size_t i = 0; i < n; i++) d[i] = p[i] + q[i];
+    else
+        for (size_t i = 0; i < n; i++) d[i] = p[i] - q[i];
+}
+
 typedef enum { CONV_ACT_NONE = 0, CONV_ACT_LEAKY = 1 } conv_act;
 enum { CONV_FORCE_NONE = 0, CONV_FORCE_GENERIC = 1, CONV_FORCE_AVX2 = 2 };
 
@@ -134,6 +144,9 @@ typedef struct gemm_job {
    product, and per thread a piece of B for b2. Sized for n_threads threads,
    and enough for any product of at most M rows and K steps. */
 size_t gemm_work_floats(int M, int K, int n_threads);
+/* Whether conv_gemm(g) takes the turned-round form, which packs A (and so
+   takes gemm_job.a2) on the active path. */
+int gemm_packs_a(const gemm_job *g);
 /* Where W^T[k][c] (row k, column c of B) sits in a panel store of panel
    stride ps (b_pstride), as rows of 64 columns or as 16-column strips. */
 static inline size_t gemm_panel_at(size_t ps, int strips, size_t k, size_t c) {
