@@ -360,30 +360,53 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2_
  * every block). acc: the block's accumulators, rows 64 floats apart, loaded
  * first when the chain continues. pf: pf_n lines (16 floats apart) to fetch
  * into L2, one every 4 steps, or NULL. */
+/* One 6-row block of the turned-round product over a chunk of cn steps of
+ * one strip. With form (Strassen's b2): the strip's chunk is bs + b2, or
+ * bs - b2 (neg flips b2's sign bit: p + (-q) is p - q exactly, so the values
+ * conv_signed_sum forms), formed step by step as this block reads it and
+ * stored at form for the blocks after it: the sum costs no pass of its own
+ * (a separate pass cost the Strassen products 2-3 %). */
+#define BLOCK_STEP(FORM)                                                                                        \
+    do {                                                                                                        \
+        __m256 x0 = _mm256_loadu_ps(bs), x1 = _mm256_loadu_ps(bs + 8);                                         \
+        if (FORM) {                                                                                             \
+            x0 = _mm256_add_ps(x0, _mm256_xor_ps(_mm256_loadu_ps(b2), neg));                                   \
+            x1 = _mm256_add_ps(x1, _mm256_xor_ps(_mm256_loadu_ps(b2 + 8), neg));                               \
+            _mm256_storeu_ps(form, x0), _mm256_storeu_ps(form + 8, x1);                                         \
+            b2 += 16, form += 16;                                                                               \
+        }                                                                                                       \
+        AVX2_ROW(0, ap); AVX2_ROW(1, ap + 1); AVX2_ROW(2, ap + 2);                                              \
+        AVX2_ROW(3, ap + 3); AVX2_ROW(4, ap + 4); AVX2_ROW(5, ap + 5);                                          \
+    } while (0)
 __attribute__((target("avx2,fma"))) static void block_avx2(const float *ap, const float *bs, const int cn, float *acc,
-                                                           const int load, const float *pf, const int pf_n) {
+                                                           const int load, const float *pf, const int pf_n,
+                                                           const float *b2, const int b2_sign, float *form) {
 #define LOAD_ACC(r, h) __m256 c##r##h = load ? _mm256_load_ps(acc + (r) * 64 + 8 * (h)) : _mm256_setzero_ps();
     AVX2_ACC(LOAD_ACC)
 #undef LOAD_ACC
+    const __m256 neg = _mm256_set1_ps(b2_sign > 0 ? 0.0f : -0.0f);
     int k = 0;
     /* the prefetched steps: one line every 4th (one flat loop: unrolled by 4 it
        spilled two accumulators) */
     const int kp = 4 * pf_n < cn ? 4 * pf_n : cn;
-    for (const float *pl = pf; k < kp; k++, ap += MR, bs += 16) {
-        if (!(k & 3)) _mm_prefetch((const char *)pl, _MM_HINT_T1), pl += 16;
-        const __m256 x0 = _mm256_loadu_ps(bs), x1 = _mm256_loadu_ps(bs + 8);
-        AVX2_ROW(0, ap); AVX2_ROW(1, ap + 1); AVX2_ROW(2, ap + 2);
-        AVX2_ROW(3, ap + 3); AVX2_ROW(4, ap + 4); AVX2_ROW(5, ap + 5);
-    }
-    for (; k < cn; k++, ap += MR, bs += 16) {
-        const __m256 x0 = _mm256_loadu_ps(bs), x1 = _mm256_loadu_ps(bs + 8);
-        AVX2_ROW(0, ap); AVX2_ROW(1, ap + 1); AVX2_ROW(2, ap + 2);
-        AVX2_ROW(3, ap + 3); AVX2_ROW(4, ap + 4); AVX2_ROW(5, ap + 5);
+    if (form) {
+        for (const float *pl = pf; k < kp; k++, ap += MR, bs += 16) {
+            if (!(k & 3)) _mm_prefetch((const char *)pl, _MM_HINT_T1), pl += 16;
+            BLOCK_STEP(1);
+        }
+        for (; k < cn; k++, ap += MR, bs += 16) BLOCK_STEP(1);
+    } else {
+        for (const float *pl = pf; k < kp; k++, ap += MR, bs += 16) {
+            if (!(k & 3)) _mm_prefetch((const char *)pl, _MM_HINT_T1), pl += 16;
+            BLOCK_STEP(0);
+        }
+        for (; k < cn; k++, ap += MR, bs += 16) BLOCK_STEP(0);
     }
 #define STORE_ACC(r, h) _mm256_store_ps(acc + (r) * 64 + 8 * (h), c##r##h);
     AVX2_ACC(STORE_ACC)
 #undef STORE_ACC
 }
+#undef BLOCK_STEP
 
 __attribute__((target("avx2,fma"))) static void tile_avx2(const tile_args *a) {
     if (a->ap) tile_avx2_mode(a, 2);
@@ -668,10 +691,9 @@ __attribute__((target("avx2,fma"))) static void gemm_turned_part(const gemm_job 
                     else if (q + 1 < q1) nx = g->b + (size_t)(q + 1) * g->b_pstride, nn = K;
                     nn = nn < TR_CHUNK ? nn : TR_CHUNK;
                     if (nn > kc) nn = kc;
-                    if (nterms > 1) { /* the chunk of the sum, formed in L1 */
-                        conv_signed_sum(room, bs, g->b2 + (bs - g->b), (size_t)cn * 16, g->b2_sign);
-                        bs = room;
-                    }
+                    /* with b2 the first block forms the chunk of the sum in room (L1) as it
+                       reads it; the others read it there */
+                    const float *b2s = nterms > 1 ? g->b2 + (bs - g->b) : NULL;
                     /* the blocks after the first fetch the next chunk of every term: one
                        group of them per term, each block a share of its term's lines */
                     const int helpers = blocks > 1 ? blocks - 1 : 1;
@@ -681,7 +703,8 @@ __attribute__((target("avx2,fma"))) static void gemm_turned_part(const gemm_job 
                         const int l0 = in * per, l1 = l0 + per < nn ? l0 + per : nn;
                         const int pf_n = g->prefetch && nx && me >= 0 && l1 > l0 ? l1 - l0 : 0;
                         const float *pf = pf_n ? (grp ? g->b2 + (nx - g->b) : nx) + (size_t)l0 * 16 : NULL;
-                        block_avx2(pa + tr_a_at(blocks, K, b, k0 + c0), bs, cn, acc + (size_t)b * MR * 64 + s * 16, c0 > 0, pf, pf_n);
+                        block_avx2(pa + tr_a_at(blocks, K, b, k0 + c0), b > 0 && b2s ? room : bs, cn, acc + (size_t)b * MR * 64 + s * 16,
+                                   c0 > 0, pf, pf_n, b == 0 ? b2s : NULL, g->b2_sign, b == 0 && b2s ? room : NULL);
                     }
                 }
             }
