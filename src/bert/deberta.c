@@ -542,14 +542,31 @@ int bert_rel_index(const sbv2_bert *b, int r) {
 /* Row softmax; max and sum kept in 16 lanes so the loops vectorise. */
 SBV2_BODY void softmax_rows_body(float *restrict s, int T) {
     for (int i = 0; i < T; i++) {
-        float *restrict r = s + (size_t)i * T, mx[16], sm[16];
-        for (int u = 0; u < 16; u++) mx[u] = -INFINITY, sm[u] = 0.0f;
+        float *restrict r = s + (size_t)i * T, sm[16];
+        /* the row's maximum through integer keys that order as the floats do
+           (negatives' magnitude bits flipped): an integer max vectorises, a
+           float one (NaN and -0 rules) stayed scalar. The scores are finite. */
+        int32_t mk[16];
+        for (int u = 0; u < 16; u++) mk[u] = INT32_MIN, sm[u] = 0.0f;
         int j = 0;
         for (; j + 16 <= T; j += 16)
-            for (int u = 0; u < 16; u++) mx[u] = r[j + u] > mx[u] ? r[j + u] : mx[u];
-        for (; j < T; j++) mx[0] = r[j] > mx[0] ? r[j] : mx[0];
-        float m = mx[0];
-        for (int u = 1; u < 16; u++) m = mx[u] > m ? mx[u] : m;
+            for (int u = 0; u < 16; u++) {
+                int32_t kb;
+                memcpy(&kb, r + j + u, 4);
+                kb ^= (kb >> 31) & 0x7fffffff;
+                mk[u] = kb > mk[u] ? kb : mk[u];
+            }
+        for (; j < T; j++) {
+            int32_t kb;
+            memcpy(&kb, r + j, 4);
+            kb ^= (kb >> 31) & 0x7fffffff;
+            mk[0] = kb > mk[0] ? kb : mk[0];
+        }
+        int32_t mkb = mk[0];
+        for (int u = 1; u < 16; u++) mkb = mk[u] > mkb ? mk[u] : mkb;
+        mkb ^= (mkb >> 31) & 0x7fffffff;
+        float m;
+        memcpy(&m, &mkb, 4);
         for (j = 0; j + 16 <= T; j += 16) /* exp and sum in one pass, the sum in the same 16 lanes */
             for (int u = 0; u < 16; u++) sm[u] += r[j + u] = exp_neg(r[j + u] - m);
         for (; j < T; j++) sm[0] += r[j] = exp_neg(r[j] - m);
@@ -636,6 +653,7 @@ __attribute__((target("avx512f"))) static void add_positions_gather(float *s, co
     const int T = bd->T;
     const __m512 sc = _mm512_set1_ps(scale);
     const __m512i rev = _mm512_set_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     for (int i = 0; i < T; i++) {
         const int *rr = bd->ri + (T - 1) + i;
         const float *ci = cb + (size_t)i * bd->wb - bd->lo_c[i / BAND_ROWS];
@@ -643,7 +661,12 @@ __attribute__((target("avx512f"))) static void add_positions_gather(float *s, co
         int j = 0;
         for (; j + 16 <= T; j += 16) {
             const __m512i r = _mm512_permutexvar_epi32(rev, _mm512_loadu_si512((const void *)(rr - j - 15)));
-            const __m512 c = _mm512_i32gather_ps(r, ci, 4);
+            /* where the 16 rows run down one by one (|i - j| within the exact
+               buckets) c2p's entries are one run: a load, reversed, not a gather */
+            const int r0 = rr[-j];
+            const __m512 c = _mm512_cmpeq_epi32_mask(r, _mm512_sub_epi32(_mm512_set1_epi32(r0), iota)) == 0xffff
+                                 ? _mm512_permutexvar_ps(rev, _mm512_loadu_ps(ci + r0 - 15))
+                                 : _mm512_i32gather_ps(r, ci, 4);
             const __m512 p = _mm512_i32gather_ps(_mm512_add_epi32(_mm512_loadu_si512((const void *)(bd->pbase + j)), r), pb, 4);
             _mm512_storeu_ps(si + j, _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(si + j), c), p), sc));
         }
@@ -658,7 +681,7 @@ __attribute__((target("avx2,fma"))) static void add_positions_gather_avx2(float 
                                                                          const bert_band *bd, float scale) {
     const int T = bd->T;
     const __m256 sc = _mm256_set1_ps(scale);
-    const __m256i rev = _mm256_set_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i rev = _mm256_set_epi32(0, 1, 2, 3, 4, 5, 6, 7), iota = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
     for (int i = 0; i < T; i++) {
         const int *rr = bd->ri + (T - 1) + i;
         const float *ci = cb + (size_t)i * bd->wb - bd->lo_c[i / BAND_ROWS];
@@ -666,7 +689,10 @@ __attribute__((target("avx2,fma"))) static void add_positions_gather_avx2(float 
         int j = 0;
         for (; j + 8 <= T; j += 8) {
             const __m256i r = _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(rr - j - 7)), rev);
-            const __m256 c = _mm256_i32gather_ps(ci, r, 4);
+            const int r0 = rr[-j]; /* a run: a load, reversed (as above) */
+            const __m256i run = _mm256_cmpeq_epi32(r, _mm256_sub_epi32(_mm256_set1_epi32(r0), iota));
+            const __m256 c = _mm256_movemask_epi8(run) == -1 ? _mm256_permutevar8x32_ps(_mm256_loadu_ps(ci + r0 - 7), rev)
+                                                             : _mm256_i32gather_ps(ci, r, 4);
             const __m256 p = _mm256_i32gather_ps(pb, _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(bd->pbase + j)), r), 4);
             _mm256_storeu_ps(si + j, _mm256_mul_ps(_mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(si + j), c), p), sc));
         }
