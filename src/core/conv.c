@@ -626,6 +626,19 @@ static size_t tr_a_at(int blocks, int K, int b, int k) {
 static void pack_a_rows(const gemm_job *g, int b, int k0, int kn, float *dst) {
     const float *rows[MR];
     for (int r = 0; r < MR; r++) rows[r] = g->a + (size_t)(b * MR + r < g->M ? b * MR + r : g->M - 1) * g->lda + k0;
+#ifdef SBV2_X86
+    /* the next block's rows of this piece (of a and a2) into L2 meanwhile: a
+       block reads each row for only K steps, too short a run for the hardware
+       prefetcher, and the rows come from L3 (the layer before wrote them) */
+    if ((b + 1) * MR < g->M)
+        for (int r = 0; r < MR; r++) {
+            const size_t at = (size_t)((b + 1) * MR + r < g->M ? (b + 1) * MR + r : g->M - 1) * g->lda + (size_t)k0;
+            for (int k = 0; k < kn; k += 16) {
+                _mm_prefetch((const char *)(g->a + at + k), _MM_HINT_T1);
+                if (g->a2) _mm_prefetch((const char *)(g->a2 + at + k), _MM_HINT_T1);
+            }
+        }
+#endif
     float sum[MR][TR_CHUNK]; /* with a2: the rows a +- a2 first (kn <= TR_CHUNK) */
     if (g->a2)
         for (int r = 0; r < MR; r++) {
