@@ -701,6 +701,36 @@ __attribute__((target("avx2,fma"))) static void add_positions_gather_avx2(float 
 }
 #endif
 
+#ifdef SBV2_X86
+/* K^T as one 16-key strip: keys k[t * ld] (t < tn, zeros past) to dst[d * 16 + t],
+ * 8 x 8 blocks transposed in registers (D a multiple of 8; the scalar loop's
+ * stores, 16 floats apart, cost more than the heads' softmax) */
+__attribute__((target("avx2"))) static void kt_strip_avx2(const float *k, size_t ld, int tn, int D, float *dst) {
+    for (int d0 = 0; d0 < D; d0 += 8)
+        for (int th = 0; th < 16; th += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) r[i] = th + i < tn ? _mm256_loadu_ps(k + (size_t)(th + i) * ld + d0) : _mm256_setzero_ps();
+            const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xee);
+            const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xee);
+            const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xee);
+            const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xee);
+            float *o = dst + (size_t)d0 * 16 + th;
+            _mm256_storeu_ps(o, _mm256_permute2f128_ps(s0, s4, 0x20));
+            _mm256_storeu_ps(o + 16, _mm256_permute2f128_ps(s1, s5, 0x20));
+            _mm256_storeu_ps(o + 32, _mm256_permute2f128_ps(s2, s6, 0x20));
+            _mm256_storeu_ps(o + 48, _mm256_permute2f128_ps(s3, s7, 0x20));
+            _mm256_storeu_ps(o + 64, _mm256_permute2f128_ps(s0, s4, 0x31));
+            _mm256_storeu_ps(o + 80, _mm256_permute2f128_ps(s1, s5, 0x31));
+            _mm256_storeu_ps(o + 96, _mm256_permute2f128_ps(s2, s6, 0x31));
+            _mm256_storeu_ps(o + 112, _mm256_permute2f128_ps(s3, s7, 0x31));
+        }
+}
+#endif
+
 /* Offset of table entry lo (a multiple of 16) from a head's first: a band's
  * B starts there, as rows or as strips. */
 static size_t band_col(const sbv2_bert *b, int lo) { return b->strips ? (size_t)(lo / 16) * b->D * 16 : (size_t)lo; }
@@ -720,6 +750,12 @@ static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qk
         for (int t0 = 0; t0 < T; t0 += 16) {
             float *dst = kp + (size_t)t0 * D;
             const int tn = T - t0 < 16 ? T - t0 : 16;
+#ifdef SBV2_X86
+            if (isa >= ISA_AVX2 && D % 8 == 0) {
+                kt_strip_avx2(k + (size_t)t0 * ld3, ld3, tn, D, dst);
+                continue;
+            }
+#endif
             for (int t = 0; t < 16; t++) {
                 const float *kr = k + (size_t)(t0 + t) * ld3;
                 for (int d = 0; d < D; d++) dst[d * 16 + t] = t < tn ? kr[d] : 0.0f;
