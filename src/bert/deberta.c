@@ -226,7 +226,7 @@ static int lin_kc(int M, int K) { return M <= T_SHORT ? (K > KC_SHORT ? KC_SHORT
  * Exact in exact arithmetic; in fp32 it rounds differently from the plain
  * product (README, BERT). Every step has a fixed order, so the result does
  * not depend on the thread count. */
-#define STRASSEN_T 160 /* tokens from which it pays on AVX2 (README, BERT) */
+#define STRASSEN_T 128 /* tokens from which it pays on AVX2 (README, BERT) */
 /* sbv2_bert.strassen_min: SBV2_STRASSEN=N (tokens, any path; 0 = never) or
    the default: from STRASSEN_T tokens on the AVX2 path (with strips), never
    on AVX-512, where the products run twice as fast and its extra passes
