@@ -539,32 +539,36 @@ int bert_rel_index(const sbv2_bert *b, int r) {
     return rp < 0 ? 0 : rp >= b->P2 ? b->P2 - 1 : rp;
 }
 
+/* A float's bits as an integer that orders as the (finite) floats do:
+ * negatives' magnitude bits flipped. Its own inverse. */
+SBV2_BODY int32_t order_key(int32_t bits) { return bits ^ ((bits >> 31) & 0x7fffffff); }
+SBV2_BODY int32_t order_key_of(const float *p) {
+    int32_t bits;
+    memcpy(&bits, p, 4);
+    return order_key(bits);
+}
+
 /* Row softmax; max and sum kept in 16 lanes so the loops vectorise. */
 SBV2_BODY void softmax_rows_body(float *restrict s, int T) {
     for (int i = 0; i < T; i++) {
         float *restrict r = s + (size_t)i * T, sm[16];
-        /* the row's maximum through integer keys that order as the floats do
-           (negatives' magnitude bits flipped): an integer max vectorises, a
+        /* the row's maximum through order_key: an integer max vectorises, a
            float one (NaN and -0 rules) stayed scalar. The scores are finite. */
         int32_t mk[16];
         for (int u = 0; u < 16; u++) mk[u] = INT32_MIN, sm[u] = 0.0f;
         int j = 0;
         for (; j + 16 <= T; j += 16)
             for (int u = 0; u < 16; u++) {
-                int32_t kb;
-                memcpy(&kb, r + j + u, 4);
-                kb ^= (kb >> 31) & 0x7fffffff;
+                const int32_t kb = order_key_of(r + j + u);
                 mk[u] = kb > mk[u] ? kb : mk[u];
             }
         for (; j < T; j++) {
-            int32_t kb;
-            memcpy(&kb, r + j, 4);
-            kb ^= (kb >> 31) & 0x7fffffff;
+            const int32_t kb = order_key_of(r + j);
             mk[0] = kb > mk[0] ? kb : mk[0];
         }
         int32_t mkb = mk[0];
         for (int u = 1; u < 16; u++) mkb = mk[u] > mkb ? mk[u] : mkb;
-        mkb ^= (mkb >> 31) & 0x7fffffff;
+        mkb = order_key(mkb);
         float m;
         memcpy(&m, &mkb, 4);
         for (j = 0; j + 16 <= T; j += 16) /* exp and sum in one pass, the sum in the same 16 lanes */

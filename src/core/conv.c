@@ -359,13 +359,11 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2_
  * A packed [cn][6] (one stream), B a strip's contiguous [cn][16] (in L1 for
  * every block). acc: the block's accumulators, rows 64 floats apart, loaded
  * first when the chain continues. pf: pf_n lines (16 floats apart) to fetch
- * into L2, one every 4 steps, or NULL. */
-/* One 6-row block of the turned-round product over a chunk of cn steps of
- * one strip. With form (Strassen's b2): the strip's chunk is bs + b2, or
- * bs - b2 (neg flips b2's sign bit: p + (-q) is p - q exactly, so the values
- * conv_signed_sum forms), formed step by step as this block reads it and
- * stored at form for the blocks after it: the sum costs no pass of its own
- * (a separate pass cost the Strassen products 2-3 %). */
+ * into L2, one every 4 steps, or NULL. With form (Strassen's b2): B's chunk
+ * is bs + b2, or bs - b2 (neg flips b2's sign bit: p + (-q) is p - q exactly,
+ * the values conv_signed_sum forms), formed step by step as this block reads
+ * it and stored at form for the blocks after it, so the sum costs no pass of
+ * its own (a separate pass cost the Strassen products 2-3 %). */
 #define BLOCK_STEP(FORM)                                                                                        \
     do {                                                                                                        \
         __m256 x0 = _mm256_loadu_ps(bs), x1 = _mm256_loadu_ps(bs + 8);                                         \
@@ -378,6 +376,17 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2_
         AVX2_ROW(0, ap); AVX2_ROW(1, ap + 1); AVX2_ROW(2, ap + 2);                                              \
         AVX2_ROW(3, ap + 3); AVX2_ROW(4, ap + 4); AVX2_ROW(5, ap + 5);                                          \
     } while (0)
+/* the prefetched steps (one line every 4th; one flat loop: unrolled by 4 it
+   spilled two accumulators), then the rest; FORM a constant, so each
+   instance compiles without the branch */
+#define BLOCK_STEPS(FORM)                                                                                       \
+    do {                                                                                                        \
+        for (const float *pl = pf; k < kp; k++, ap += MR, bs += 16) {                                           \
+            if (!(k & 3)) _mm_prefetch((const char *)pl, _MM_HINT_T1), pl += 16;                                \
+            BLOCK_STEP(FORM);                                                                                   \
+        }                                                                                                       \
+        for (; k < cn; k++, ap += MR, bs += 16) BLOCK_STEP(FORM);                                               \
+    } while (0)
 __attribute__((target("avx2,fma"))) static void block_avx2(const float *ap, const float *bs, const int cn, float *acc,
                                                            const int load, const float *pf, const int pf_n,
                                                            const float *b2, const int b2_sign, float *form) {
@@ -386,26 +395,14 @@ __attribute__((target("avx2,fma"))) static void block_avx2(const float *ap, cons
 #undef LOAD_ACC
     const __m256 neg = _mm256_set1_ps(b2_sign > 0 ? 0.0f : -0.0f);
     int k = 0;
-    /* the prefetched steps: one line every 4th (one flat loop: unrolled by 4 it
-       spilled two accumulators) */
     const int kp = 4 * pf_n < cn ? 4 * pf_n : cn;
-    if (form) {
-        for (const float *pl = pf; k < kp; k++, ap += MR, bs += 16) {
-            if (!(k & 3)) _mm_prefetch((const char *)pl, _MM_HINT_T1), pl += 16;
-            BLOCK_STEP(1);
-        }
-        for (; k < cn; k++, ap += MR, bs += 16) BLOCK_STEP(1);
-    } else {
-        for (const float *pl = pf; k < kp; k++, ap += MR, bs += 16) {
-            if (!(k & 3)) _mm_prefetch((const char *)pl, _MM_HINT_T1), pl += 16;
-            BLOCK_STEP(0);
-        }
-        for (; k < cn; k++, ap += MR, bs += 16) BLOCK_STEP(0);
-    }
+    if (form) BLOCK_STEPS(1);
+    else BLOCK_STEPS(0);
 #define STORE_ACC(r, h) _mm256_store_ps(acc + (r) * 64 + 8 * (h), c##r##h);
     AVX2_ACC(STORE_ACC)
 #undef STORE_ACC
 }
+#undef BLOCK_STEPS
 #undef BLOCK_STEP
 
 __attribute__((target("avx2,fma"))) static void tile_avx2(const tile_args *a) {
@@ -630,14 +627,13 @@ static void pack_a_rows(const gemm_job *g, int b, int k0, int kn, float *dst) {
     /* the next block's rows of this piece (of a and a2) into L2 meanwhile: a
        block reads each row for only K steps, too short a run for the hardware
        prefetcher, and the rows come from L3 (the layer before wrote them) */
-    if ((b + 1) * MR < g->M)
-        for (int r = 0; r < MR; r++) {
-            const size_t at = (size_t)((b + 1) * MR + r < g->M ? (b + 1) * MR + r : g->M - 1) * g->lda + (size_t)k0;
-            for (int k = 0; k < kn; k += 16) {
-                _mm_prefetch((const char *)(g->a + at + k), _MM_HINT_T1);
-                if (g->a2) _mm_prefetch((const char *)(g->a2 + at + k), _MM_HINT_T1);
-            }
+    for (int r = (b + 1) * MR; r < (b + 2) * MR && r < g->M; r++) {
+        const size_t at = (size_t)r * g->lda + (size_t)k0;
+        for (int k = 0; k < kn; k += 16) {
+            _mm_prefetch((const char *)(g->a + at + k), _MM_HINT_T1);
+            if (g->a2) _mm_prefetch((const char *)(g->a2 + at + k), _MM_HINT_T1);
         }
+    }
 #endif
     float sum[MR][TR_CHUNK]; /* with a2: the rows a +- a2 first (kn <= TR_CHUNK) */
     if (g->a2)
