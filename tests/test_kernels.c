@@ -244,6 +244,41 @@ int main(void) {
                                 check_same(name, Cr, C1, (size_t)M * ldc);
                             }
                     }
+                /* a batch of products of one shape (Strassen's seven share their
+                   regions): each job's own bits, on every path and thread count */
+                float *Cb[3] = {malloc(sizeof(float) * M * ldc), malloc(sizeof(float) * M * ldc), malloc(sizeof(float) * M * ldc)};
+                float *Wb = conv_alloc(gemm_batch_work_floats(M, K, 3, 8));
+                if (!Cb[0] || !Cb[1] || !Cb[2] || !Wb) check("batch room", INFINITY, 0);
+                for (int ti = 0; ti < 5 && Cb[0] && Cb[1] && Cb[2] && Wb; ti++)
+                    for (int pth = 0; pth < 3; pth++) {
+                        const int packs = strips && (pth == 1 ? isa_active() >= ISA_AVX2 : pth == 2 && isa_active() == ISA_AVX2);
+                        gemm_job jb[3];
+                        for (int j = 0; j < 3; j++) {
+                            memcpy(Cb[j], Ci, sizeof(float) * M * ldc);
+                            /* plain; B + b2 and A - a2 (where A is packed); B - b2 */
+                            jb[j] = (gemm_job){A, lda, M, K, P, 64, N, Cb[j], ldc, cb, acc, kc, 1, wts[ti], NULL, ps, strips, NULL,
+                                               j ? P2 : NULL, j == 1 ? 1 : -1, j == 1 && packs ? A2 : NULL, -1};
+                        }
+                        const int rc = conv_gemm_batch_isa(jb, 3, Wb, forces[pth]);
+                        for (int j = 0; j < 3; j++) {
+                            for (size_t i = 0; i < pn; i++) Pc[i] = j == 0 ? P[i] : j == 1 ? P[i] + P2[i] : P[i] - P2[i];
+                            for (size_t i = 0; i < (size_t)M * lda; i++) As[i] = j == 1 && packs ? A[i] - A2[i] : A[i];
+                            memcpy(Cr, Ci, sizeof(float) * M * ldc);
+                            gemm_job r = {As, lda, M, K, Pc, 64, N, Cr, ldc, cb, acc, kc, 1, 1, NULL, ps, strips, NULL, NULL, 0, NULL, 0};
+                            conv_gemm_isa(&r, CONV_FORCE_GENERIC);
+                            snprintf(name, sizeof name, "gemm batch job %d, %dx%dx%d kc %d%s, B in %s, %d threads %s", j, M, K, N, kc,
+                                     acc ? " +acc" : "", strips ? "strips" : "panels", wts[ti],
+                                     pth == 2 ? conv_isa_name() : pth == 0 ? "generic" : "avx2 or less");
+                            check(name, rc == 0 ? 0.0 : INFINITY, 0);
+                            check_same(name, Cr, Cb[j], (size_t)M * ldc);
+                        }
+                    }
+                if (Wb) { /* shapes that differ: refused */
+                    gemm_job jb[2] = {{A, lda, M, K, P, 64, N, C1, ldc, cb, acc, kc, 1, 1, NULL, ps, strips, NULL, NULL, 0, NULL, 0},
+                                      {A, lda, M, K, P, 64, N > 1 ? N - 1 : N + 1, C1, ldc, cb, acc, kc, 1, 1, NULL, ps, strips, NULL, NULL, 0, NULL, 0}};
+                    check("gemm batch of two shapes refused", conv_gemm_batch(jb, 2, Wb) == -1 ? 0.0 : INFINITY, 0);
+                }
+                free(Cb[0]), free(Cb[1]), free(Cb[2]), free(Wb);
                 /* b2 needs its room and panels: an error */
                 gemm_job bad = {A, lda, M, K, P, 64, N, C1, ldc, cb, acc, kc, 1, 1, NULL, ps, strips, NULL, P2, 1, NULL, 0};
                 check("gemm b2 without work refused", conv_gemm(&bad) == -1 ? 0.0 : INFINITY, 0);

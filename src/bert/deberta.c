@@ -266,7 +266,9 @@ SBV2_MULTIVERSION(strassen_row, (const float *const *p, int top, int n, const fl
    (quadrants 0 = 11, 1 = 12, 2 = 21, 3 = 22) */
 static const signed char strassen_ops[7][6] = {{0, 3, 1, 0, 3, 1},  {2, 3, 1, 0, -1, 1}, {0, -1, 1, 1, 3, -1}, {3, -1, 1, 2, 0, -1},
                                                {0, 1, 1, 3, -1, 1}, {2, 0, -1, 0, 1, 1}, {1, 3, -1, 2, 3, 1}};
-/* lin() by Strassen: x [T][in] with a zero row T; room: strassen_floats() */
+/* lin() by Strassen: x [T][in] with a zero row T; room: strassen_floats();
+   work: gemm_batch_work_floats((T + 1) / 2, in / 2, 7, nt), as the seven
+   products run as one batch (one region for their panels) */
 static void lin_strassen(const bert_lin *l, const float *x, int T, float *y, int acc, int nt, void (*post)(float *, size_t),
                          float *work, float *room) {
     const int h = (T + 1) / 2, K = l->in, K2 = K / 2, N = l->out, N2 = N / 2;
@@ -274,18 +276,24 @@ static void lin_strassen(const bert_lin *l, const float *x, int T, float *y, int
     const size_t qb[4] = {0, (size_t)N2 / 64 * l->ps, (size_t)K2 * step, (size_t)N2 / 64 * l->ps + (size_t)K2 * step};
     const size_t qa[4] = {0, (size_t)K2, (size_t)h * K, (size_t)h * K + K2};
     float *as = room, *pm = room + (size_t)h * K2;
+    gemm_job g[7];
     for (int m = 0; m < 7; m++) {
         const signed char *op = strassen_ops[m];
-        gemm_job g = {x + qa[op[0]], (size_t)K, h, K2, l->wt + qb[op[3]], 64, N2, pm + (size_t)m * h * N2, (size_t)N2, NULL, 0,
-                      lin_kc(h, K2), 1, nt, NULL, l->ps, l->strips, work, op[4] >= 0 ? l->wt + qb[op[4]] : NULL, op[5],
-                      op[1] >= 0 ? x + qa[op[1]] : NULL, op[2]};
-        if (g.a2 && !gemm_packs_a(&g)) { /* A's sum formed here where the product does not pack A */
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && h > 8)
-            for (int r = 0; r < h; r++) conv_signed_sum(as + (size_t)r * K2, g.a + (size_t)r * K, g.a2 + (size_t)r * K, (size_t)K2, op[2]);
-            g.a = as, g.a2 = NULL, g.lda = (size_t)K2;
-        }
-        conv_gemm(&g);
+        g[m] = (gemm_job){x + qa[op[0]], (size_t)K, h, K2, l->wt + qb[op[3]], 64, N2, pm + (size_t)m * h * N2, (size_t)N2, NULL, 0,
+                          lin_kc(h, K2), 1, nt, NULL, l->ps, l->strips, work, op[4] >= 0 ? l->wt + qb[op[4]] : NULL, op[5],
+                          op[1] >= 0 ? x + qa[op[1]] : NULL, op[2]};
     }
+    if (gemm_packs_a(&g[0])) conv_gemm_batch(g, 7, work); /* A's sums formed as it packs A */
+    else
+        for (int m = 0; m < 7; m++) {
+            if (g[m].a2) { /* A's sum formed here */
+                const gemm_job *j = &g[m];
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && h > 8)
+                for (int r = 0; r < h; r++) conv_signed_sum(as + (size_t)r * K2, j->a + (size_t)r * K, j->a2 + (size_t)r * K, (size_t)K2, j->a2_sign);
+                g[m].a = as, g[m].a2 = NULL, g[m].lda = (size_t)K2;
+            }
+            conv_gemm(&g[m]);
+        }
     /* C from the 7 products, + bias, + the residual (acc), then post, per row */
     const isa_t isa = isa_active();
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && T > 8)
@@ -827,7 +835,9 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
        and Strassen's B pieces; Strassen's products and A sums (long inputs) */
     const int kmax = I > H ? (I > HD ? I : HD) : (H > HD ? H : HD), nmax = b->layers[0].qkv.out > kmax ? b->layers[0].qkv.out : kmax;
     const int big = b->strassen_min > 0 && T >= b->strassen_min; /* some layer may run Strassen */
-    float *work = b->strips || big ? conv_alloc(gemm_work_floats(T, kmax, nt)) : NULL;
+    size_t nwork = gemm_work_floats(T, kmax, nt);
+    if (big && gemm_batch_work_floats((T + 1) / 2, kmax / 2, 7, nt) > nwork) nwork = gemm_batch_work_floats((T + 1) / 2, kmax / 2, 7, nt);
+    float *work = b->strips || big ? conv_alloc(nwork) : NULL;
     float *room = big ? conv_alloc(strassen_floats(T, kmax, nmax)) : NULL; /* without it: the plain products */
     int rc = SBV2_OK;
     if (band_rc || !e0 || !qkv || !ctx || !a || !x || !hb || ((b->strips || big) && !work)) {

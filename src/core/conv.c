@@ -6,6 +6,7 @@
  * order per output is the same in every variant (ci outer, k inner, one FMA
  * chain), so results do not depend on the CPU or the thread count. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -532,10 +533,14 @@ static size_t b_room_floats(int K) {
     return (n > TR_CHUNK * 16 ? n : TR_CHUNK * 16);
 }
 
-size_t gemm_work_floats(int M, int K, int n_threads) {
+/* a batch's room: each job's packed A, then every thread's accumulators,
+   then every thread's room for B pieces (one job: gemm_work_floats) */
+size_t gemm_batch_work_floats(int M, int K, int n_jobs, int n_threads) {
     const size_t blocks = (size_t)(M > 0 ? (M + MR - 1) / MR : 0), nt = (size_t)(n_threads > 0 ? n_threads : 1);
-    return tr_pack_floats(blocks, K) + nt * blocks * MR * 64 + nt * b_room_floats(K);
+    return (size_t)(n_jobs > 0 ? n_jobs : 1) * tr_pack_floats(blocks, K) + nt * blocks * MR * 64 + nt * b_room_floats(K);
 }
+
+size_t gemm_work_floats(int M, int K, int n_threads) { return gemm_batch_work_floats(M, K, 1, n_threads); }
 
 /* Thread tid's room for B pieces (after the packed A and every thread's
    accumulators, laid out for g->n_threads threads as gemm_work_floats) */
@@ -662,67 +667,144 @@ static void pack_a_rows(const gemm_job *g, int b, int k0, int kn, float *dst) {
         for (int r = 0; r < MR; r++) dst[(size_t)k * MR + r] = rows[r][k];
 }
 
-static void pack_a_block(const gemm_job *g, int b, int blocks) {
+static void pack_a_block(const gemm_job *g, int b, int blocks, float *pa) {
     for (int p0 = 0; p0 < g->K; p0 += TR_CHUNK)
-        pack_a_rows(g, b, p0, g->K - p0 < TR_CHUNK ? g->K - p0 : TR_CHUNK, g->work + tr_a_at(blocks, g->K, b, p0));
+        pack_a_rows(g, b, p0, g->K - p0 < TR_CHUNK ? g->K - p0 : TR_CHUNK, pa + tr_a_at(blocks, g->K, b, p0));
 }
 
 #ifdef SBV2_X86
-/* Thread tid of nth's panels. Per panel and K slice (as in gemm_part): per
- * chunk and strip, every block runs over the chunk (B from L1 after the
- * first), the blocks after the first fetching the next chunk into L2; then
- * each block's slice result is stored as the tile kernels store theirs. */
-__attribute__((target("avx2,fma"))) static void gemm_turned_part(const gemm_job *g, int kc, int tid, int nth) {
-    const int M = g->M, K = g->K, N = g->N, blocks = (M + MR - 1) / MR, panels = (N + 63) / 64, nks = (K + kc - 1) / kc;
-    const int q0 = panels * tid / nth, q1 = panels * (tid + 1) / nth;
-    const float *pa = g->work;
-    float *acc = g->work + tr_pack_floats((size_t)blocks, K) + (size_t)tid * blocks * MR * 64;
+/* Panel q of g, with A packed at pa, a thread's accumulators acc and room
+ * for B pieces. Per K slice (as in gemm_part): per chunk and strip, every
+ * block runs over the chunk (B from L1 after the first), the blocks after
+ * the first fetching the next chunk into L2; then each block's slice result
+ * is stored as the tile kernels store theirs. After the panel's last chunk
+ * they fetch the start of the panel this thread runs next: nb (and nb2, its
+ * second term), or nothing. */
+__attribute__((target("avx2,fma"))) static void turned_panel(const gemm_job *g, const float *pa, float *acc, float *room,
+                                                             int kc, int q, const float *nb, const float *nb2) {
+    const int M = g->M, K = g->K, N = g->N, blocks = (M + MR - 1) / MR, nks = (K + kc - 1) / kc;
     const size_t xs = g->b_pstride / 4;
-    float *room = g->b2 ? b_room(g, tid) : NULL;
     const int nterms = g->b2 ? 2 : 1; /* B's stores: b (and b2) */
-    for (int q = q0; q < q1; q++) {
-        const int n = N - q * 64 < 64 ? N - q * 64 : 64, ns = (n + 15) / 16;
-        for (int ks = 0; ks < nks; ks++) {
-            const int k0 = ks * kc, kn = K - k0 < kc ? K - k0 : kc;
-            const float *b0 = g->b + (size_t)q * g->b_pstride + (size_t)k0 * 16; /* strip 0 at row k0 */
-            for (int c0 = 0, cn; c0 < kn; c0 += cn) { /* chunk outer: its rows of A (all blocks) stay in L2 */
-                /* chunks follow A's pieces */
-                cn = TR_CHUNK - (k0 + c0) % TR_CHUNK, cn = kn - c0 < cn ? kn - c0 : cn;
-                for (int s = 0; s < ns; s++) {
-                    const float *bs = b0 + (size_t)s * xs + (size_t)c0 * 16;
-                    /* the piece read next: the next strip's chunk, strip 0's next chunk,
-                       the next slice's or the next panel's first */
-                    const float *nx = NULL;
-                    int nn = 0;
-                    if (s + 1 < ns) nx = bs + xs, nn = cn;
-                    else if (c0 + cn < kn) nx = b0 + (size_t)(c0 + cn) * 16, nn = kn - c0 - cn;
-                    else if (ks + 1 < nks) nx = b0 + (size_t)kn * 16, nn = K - k0 - kn;
-                    else if (q + 1 < q1) nx = g->b + (size_t)(q + 1) * g->b_pstride, nn = K;
-                    nn = nn < TR_CHUNK ? nn : TR_CHUNK;
-                    if (nn > kc) nn = kc;
-                    /* with b2 the first block forms the chunk of the sum in room (L1) as it
-                       reads it; the others read it there */
-                    const float *b2s = nterms > 1 ? g->b2 + (bs - g->b) : NULL;
-                    /* the blocks after the first fetch the next chunk of every term: one
-                       group of them per term, each block a share of its term's lines */
-                    const int helpers = blocks > 1 ? blocks - 1 : 1;
-                    for (int b = 0; b < blocks; b++) {
-                        const int me = blocks > 1 ? b - 1 : 0, grp = me % nterms, in = me / nterms;
-                        const int gsize = (helpers - grp + nterms - 1) / nterms, per = gsize > 0 ? (nn + gsize - 1) / gsize : 0;
-                        const int l0 = in * per, l1 = l0 + per < nn ? l0 + per : nn;
-                        const int pf_n = g->prefetch && nx && me >= 0 && l1 > l0 ? l1 - l0 : 0;
-                        const float *pf = pf_n ? (grp ? g->b2 + (nx - g->b) : nx) + (size_t)l0 * 16 : NULL;
-                        block_avx2(pa + tr_a_at(blocks, K, b, k0 + c0), b > 0 && b2s ? room : bs, cn, acc + (size_t)b * MR * 64 + s * 16,
-                                   c0 > 0, pf, pf_n, b == 0 ? b2s : NULL, g->b2_sign, b == 0 && b2s ? room : NULL);
-                    }
+    const int n = N - q * 64 < 64 ? N - q * 64 : 64, ns = (n + 15) / 16;
+    for (int ks = 0; ks < nks; ks++) {
+        const int k0 = ks * kc, kn = K - k0 < kc ? K - k0 : kc;
+        const float *b0 = g->b + (size_t)q * g->b_pstride + (size_t)k0 * 16; /* strip 0 at row k0 */
+        for (int c0 = 0, cn; c0 < kn; c0 += cn) { /* chunk outer: its rows of A (all blocks) stay in L2 */
+            /* chunks follow A's pieces */
+            cn = TR_CHUNK - (k0 + c0) % TR_CHUNK, cn = kn - c0 < cn ? kn - c0 : cn;
+            for (int s = 0; s < ns; s++) {
+                const float *bs = b0 + (size_t)s * xs + (size_t)c0 * 16;
+                /* the piece read next (nx, and nx2 of the second term): the next
+                   strip's chunk, strip 0's next chunk, the next slice's or the
+                   next panel's first */
+                const float *nx = NULL, *nx2 = NULL;
+                int nn = 0;
+                if (s + 1 < ns) nx = bs + xs, nn = cn;
+                else if (c0 + cn < kn) nx = b0 + (size_t)(c0 + cn) * 16, nn = kn - c0 - cn;
+                else if (ks + 1 < nks) nx = b0 + (size_t)kn * 16, nn = K - k0 - kn;
+                if (nx && g->b2) nx2 = g->b2 + (nx - g->b);
+                else if (!nx) nx = nb, nx2 = nb2, nn = K;
+                nn = nn < TR_CHUNK ? nn : TR_CHUNK;
+                if (nn > kc) nn = kc;
+                /* with b2 the first block forms the chunk of the sum in room (L1) as it
+                   reads it; the others read it there */
+                const float *b2s = nterms > 1 ? g->b2 + (bs - g->b) : NULL;
+                /* the blocks after the first fetch the next chunk of every term: one
+                   group of them per term, each block a share of its term's lines */
+                const int helpers = blocks > 1 ? blocks - 1 : 1, pterms = nx2 ? 2 : 1;
+                for (int b = 0; b < blocks; b++) {
+                    const int me = blocks > 1 ? b - 1 : 0, grp = me % pterms, in = me / pterms;
+                    const int gsize = (helpers - grp + pterms - 1) / pterms, per = gsize > 0 ? (nn + gsize - 1) / gsize : 0;
+                    const int l0 = in * per, l1 = l0 + per < nn ? l0 + per : nn;
+                    const int pf_n = g->prefetch && nx && me >= 0 && l1 > l0 ? l1 - l0 : 0;
+                    const float *pf = pf_n ? (grp ? nx2 : nx) + (size_t)l0 * 16 : NULL;
+                    block_avx2(pa + tr_a_at(blocks, K, b, k0 + c0), b > 0 && b2s ? room : bs, cn, acc + (size_t)b * MR * 64 + s * 16,
+                               c0 > 0, pf, pf_n, b == 0 ? b2s : NULL, g->b2_sign, b == 0 && b2s ? room : NULL);
                 }
             }
-            /* the slice's result, stored as gemm_part's tiles store theirs (the blocks'
-               accumulators follow one another, so row co is at acc + co * 64) */
-            store_rows_avx2(acc, 0, M, q * 64, n, NULL, ks == 0 ? g->cbias : NULL, g->accumulate || ks > 0 ? g->c : NULL, g->c,
-                            g->ldc, ks == nks - 1 ? g->post : NULL);
+        }
+        /* the slice's result, stored as gemm_part's tiles store theirs (the blocks'
+           accumulators follow one another, so row co is at acc + co * 64) */
+        store_rows_avx2(acc, 0, M, q * 64, n, NULL, ks == 0 ? g->cbias : NULL, g->accumulate || ks > 0 ? g->c : NULL, g->c,
+                        g->ldc, ks == nks - 1 ? g->post : NULL);
+    }
+}
+
+/* The panels of a batch's jobs, as items (job-major) */
+typedef struct {
+    const gemm_job *jobs;
+    int panels, kc;
+    long items;
+    const float *packed; /* job j's packed A at packed + j * pk */
+    size_t pk;
+    atomic_uchar *taken; /* per item: 1 once a thread has it */
+} turned_batch;
+
+/* item i (its job's packed A at pa), then fetch item nx's start (or none: -1) */
+static void turned_item(const turned_batch *t, const float *pa, float *acc, float *room, long i, long nx) {
+    const gemm_job *g = &t->jobs[i / t->panels], *gn = nx >= 0 ? &t->jobs[nx / t->panels] : NULL;
+    const size_t nq = gn ? (size_t)(nx % t->panels) * gn->b_pstride : 0;
+    turned_panel(g, pa, acc, room, t->kc, (int)(i % t->panels), gn ? gn->b + nq : NULL, gn && gn->b2 ? gn->b2 + nq : NULL);
+}
+
+/* Thread tid of nt's items: its own contiguous range upwards, then the
+ * other threads' ranges downwards from their ends, each item run by the
+ * thread that takes it first. A thread that runs ahead thus takes over the
+ * tail of a slower one's share instead of waiting for it, and each thread
+ * still streams B (and fetches the next item's start) in order. */
+static void turned_share(const turned_batch *t, float *acc, float *room, int tid, int nt) {
+    for (int o = 0; o < nt; o++) {
+        const int v = (tid + o) % nt;
+        const long r0 = t->items * v / nt, r1 = t->items * (v + 1) / nt;
+        if (o == 0) {
+            for (long i = r0; i < r1 && !atomic_exchange(&t->taken[i], 1); i++)
+                turned_item(t, t->packed + (size_t)(i / t->panels) * t->pk, acc, room, i, i + 1 < r1 ? i + 1 : -1);
+        } else {
+            for (long i = r1 - 1; i >= r0 && !atomic_exchange(&t->taken[i], 1); i--)
+                turned_item(t, t->packed + (size_t)(i / t->panels) * t->pk, acc, room, i, i > r0 ? i - 1 : -1);
         }
     }
+}
+
+/* Products of one shape (the jobs of conv_gemm_batch), turned round. One
+ * thread: job by job, A packed then its panels (A stays in L2). More: first
+ * every job's A packed (in a region of its own, so no barrier), then all
+ * the jobs' panels in one region, shared out by turned_share. Each panel is
+ * computed whole by one thread, so the result does not depend on which
+ * thread ran it or on the thread count. nt == 1: no region (the heads call
+ * this inside theirs). -1: out of memory. */
+static int gemm_turned(const gemm_job *jobs, int n_jobs, float *work, int kc, int nt) {
+    const gemm_job *g0 = &jobs[0];
+    const int blocks = (g0->M + MR - 1) / MR, panels = (g0->N + 63) / 64;
+    const long items = (long)n_jobs * panels;
+    if (nt == 1) { /* the batch's room holds n_jobs packs: use the first */
+        const size_t accs = (size_t)n_jobs * tr_pack_floats((size_t)blocks, g0->K);
+        turned_batch t = {jobs, panels, kc, items, work, 0, NULL};
+        for (long i = 0; i < items; i++) {
+            if (i % panels == 0)
+                for (int b = 0; b < blocks; b++) pack_a_block(&jobs[i / panels], b, blocks, work);
+            turned_item(&t, work, work + accs, work + accs + (size_t)blocks * MR * 64, i, i + 1 < items ? i + 1 : -1);
+        }
+        return 0;
+    }
+    const size_t pk = tr_pack_floats((size_t)blocks, g0->K), accs = (size_t)n_jobs * pk, rooms = accs + (size_t)nt * blocks * MR * 64;
+    atomic_uchar few[512], *taken = items <= 512 ? few : malloc(sizeof(atomic_uchar) * (size_t)items);
+    if (!taken) return -1;
+    for (long i = 0; i < items; i++) atomic_init(&taken[i], 0);
+    const turned_batch t = {jobs, panels, kc, items, work, pk, taken};
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (long i = 0; i < (long)n_jobs * blocks; i++) pack_a_block(&jobs[i / blocks], (int)(i % blocks), blocks, work + (size_t)(i / blocks) * pk);
+#pragma omp parallel num_threads(nt)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+#else
+        const int tid = 0, nth = 1;
+#endif
+        turned_share(&t, work + accs + (size_t)tid * blocks * MR * 64, work + rooms + (size_t)tid * b_room_floats(g0->K), tid, nth);
+    }
+    if (taken != few) free(taken);
+    return 0;
 }
 #endif
 
@@ -744,24 +826,7 @@ int conv_gemm_isa(const gemm_job *g, int force) {
     if (M <= 0 || N <= 0 || K <= 0) return 0;
 #ifdef SBV2_X86
     if (packs_a(g, isa)) {
-        const int blocks = (M + MR - 1) / MR;
-        if (nt == 1) { /* no parallel region (the heads call this inside theirs) */
-            for (int b = 0; b < blocks; b++) pack_a_block(g, b, blocks);
-            gemm_turned_part(g, kc, 0, 1);
-            return 0;
-        }
-        /* two regions, so no barrier: pack A, then the panels */
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int b = 0; b < blocks; b++) pack_a_block(g, b, blocks);
-#pragma omp parallel num_threads(nt)
-        {
-#ifdef _OPENMP
-            gemm_turned_part(g, kc, omp_get_thread_num(), omp_get_num_threads());
-#else
-            gemm_turned_part(g, kc, 0, 1);
-#endif
-        }
-        return 0;
+        return gemm_turned(g, 1, g->work, kc, nt);
     }
 #endif
     if (nt == 1) { /* no parallel region: attention heads call this many times */
@@ -775,6 +840,37 @@ int conv_gemm_isa(const gemm_job *g, int force) {
 #else
         gemm_part(g, isa, nr, kc, 0, 1);
 #endif
+    }
+    return 0;
+}
+
+int conv_gemm_batch(const gemm_job *jobs, int n_jobs, float *work) { return conv_gemm_batch_isa(jobs, n_jobs, work, 0); }
+
+int conv_gemm_batch_isa(const gemm_job *jobs, int n_jobs, float *work, int force) {
+    if (n_jobs <= 0) return 0;
+    if (!jobs || !work) return -1;
+    const gemm_job *g0 = &jobs[0];
+    for (int i = 1; i < n_jobs; i++) {
+        const gemm_job *g = &jobs[i];
+        if (g->M != g0->M || g->K != g0->K || g->N != g0->N || g->kc != g0->kc || g->n_threads != g0->n_threads ||
+            g->b_pstride != g0->b_pstride || g->b_strips != g0->b_strips)
+            return -1;
+    }
+    const isa_t isa = pick_isa(force);
+    gemm_job one = *g0;
+    one.work = work;
+#ifdef SBV2_X86
+    if (packs_a(&one, isa) && g0->M > 0 && g0->N > 0 && g0->K > 0) {
+        const int kc = g0->kc > 0 && g0->kc < g0->K ? g0->kc : g0->K;
+        int nt = g0->n_threads > 0 ? g0->n_threads : 1;
+        if ((double)g0->M * g0->K * g0->N * n_jobs < 2e5) nt = 1;
+        return gemm_turned(jobs, n_jobs, work, kc, nt);
+    }
+#endif
+    for (int i = 0; i < n_jobs; i++) { /* one at a time, in the batch's room */
+        one = jobs[i];
+        one.work = work;
+        if (conv_gemm_isa(&one, force) != 0) return -1;
     }
     return 0;
 }

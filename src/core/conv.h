@@ -144,6 +144,8 @@ typedef struct gemm_job {
    product, and per thread a piece of B for b2. Sized for n_threads threads,
    and enough for any product of at most M rows and K steps. */
 size_t gemm_work_floats(int M, int K, int n_threads);
+/* Room for conv_gemm_batch: n_jobs products of at most M rows and K steps. */
+size_t gemm_batch_work_floats(int M, int K, int n_jobs, int n_threads);
 /* Whether conv_gemm(g) takes the turned-round form, which packs A (and so
    takes gemm_job.a2) on the active path. */
 int gemm_packs_a(const gemm_job *g);
@@ -153,9 +155,18 @@ static inline size_t gemm_panel_at(size_t ps, int strips, size_t k, size_t c) {
     return strips ? c / 64 * ps + c % 64 / 16 * (ps / 4) + k * 16 + c % 16 : c / 64 * ps + k * 64 + c % 64;
 }
 int conv_gemm(const gemm_job *g);
+/* n_jobs products of one shape (M, K, N, kc, n_threads and B's layout the
+ * same; each its own A, B, C, bias, post), as conv_gemm runs each, with the
+ * same bits, in `work` (gemm_batch_work_floats; the jobs' own work is not
+ * used). In the turned-round form they share two parallel regions, and the
+ * threads take their panels one at a time, so one thread running ahead of
+ * the other does not wait at the end of each product. -1 if the shapes
+ * differ or conv_gemm would refuse a job. */
+int conv_gemm_batch(const gemm_job *jobs, int n_jobs, float *work);
 /* Tests: the same with the portable kernel (CONV_FORCE_GENERIC) or at most
  * AVX2 (CONV_FORCE_AVX2). */
 int conv_gemm_isa(const gemm_job *g, int force);
+int conv_gemm_batch_isa(const gemm_job *jobs, int n_jobs, float *work, int force);
 /* Measured fp32 rate (GFLOP/s, n_threads threads, about `seconds`) of the
  * active path's kernel on an in-cache product, and of a plain loop of
  * independent FMA chains: the peak the kernel is measured against. */
