@@ -533,11 +533,15 @@ static size_t b_room_floats(int K) {
     return (n > TR_CHUNK * 16 ? n : TR_CHUNK * 16);
 }
 
-/* a batch's room: each job's packed A, then every thread's accumulators,
-   then every thread's room for B pieces (one job: gemm_work_floats) */
+/* packed A a batch has room for: two per job (a_plan), one for a lone job */
+static size_t batch_packs(int n_jobs) { return n_jobs > 1 ? 2 * (size_t)n_jobs : 1; }
+
+/* a batch's room: its packed A (batch_packs), then every thread's
+   accumulators, then every thread's room for B pieces (one job:
+   gemm_work_floats) */
 size_t gemm_batch_work_floats(int M, int K, int n_jobs, int n_threads) {
     const size_t blocks = (size_t)(M > 0 ? (M + MR - 1) / MR : 0), nt = (size_t)(n_threads > 0 ? n_threads : 1);
-    return (size_t)(n_jobs > 0 ? n_jobs : 1) * tr_pack_floats(blocks, K) + nt * blocks * MR * 64 + nt * b_room_floats(K);
+    return batch_packs(n_jobs) * tr_pack_floats(blocks, K) + nt * blocks * MR * 64 + nt * b_room_floats(K);
 }
 
 size_t gemm_work_floats(int M, int K, int n_threads) { return gemm_batch_work_floats(M, K, 1, n_threads); }
@@ -735,9 +739,8 @@ typedef struct {
     const gemm_job *jobs;
     int panels, kc;
     long items;
-    const float *packed; /* job j's packed A at packed + j * pk */
-    size_t pk;
-    atomic_uchar *taken; /* per item: 1 once a thread has it */
+    const float *const *pa; /* per job: its packed A */
+    atomic_uchar *taken;    /* per item: 1 once a thread has it */
 } turned_batch;
 
 /* item i (its job's packed A at pa), then fetch item nx's start (or none: -1) */
@@ -758,42 +761,89 @@ static void turned_share(const turned_batch *t, float *acc, float *room, int tid
         const long r0 = t->items * v / nt, r1 = t->items * (v + 1) / nt;
         if (o == 0) {
             for (long i = r0; i < r1 && !atomic_exchange(&t->taken[i], 1); i++)
-                turned_item(t, t->packed + (size_t)(i / t->panels) * t->pk, acc, room, i, i + 1 < r1 ? i + 1 : -1);
+                turned_item(t, t->pa[i / t->panels], acc, room, i, i + 1 < r1 ? i + 1 : -1);
         } else {
             for (long i = r1 - 1; i >= r0 && !atomic_exchange(&t->taken[i], 1); i--)
-                turned_item(t, t->packed + (size_t)(i / t->panels) * t->pk, acc, room, i, i > r0 ? i - 1 : -1);
+                turned_item(t, t->pa[i / t->panels], acc, room, i, i > r0 ? i - 1 : -1);
         }
     }
 }
 
-/* Products of one shape (the jobs of conv_gemm_batch), turned round. One
- * thread: job by job, A packed then its panels (A stays in L2). More: first
- * every job's A packed (in a region of its own, so no barrier), then all
- * the jobs' panels in one region, shared out by turned_share. Each panel is
- * computed whole by one thread, so the result does not depend on which
- * thread ran it or on the thread count. nt == 1: no region (the heads call
- * this inside theirs). -1: out of memory. */
+/* How a batch packs its A: each distinct matrix among the jobs' a and a2
+ * once (a transposing pass), then the A of each job with a2 as the sum of
+ * two packed ones (a plain pass over contiguous floats, the same values as
+ * summing rows first). Strassen's seven products read four quadrants: four
+ * transposes and five sums instead of seven of each. Slots: packs in the
+ * batch's room. */
+typedef struct {
+    int n_base, n_slots;
+    gemm_job base[2 * CONV_BATCH_MAX]; /* the matrix of slot s < n_base (as a job's a, no a2) */
+    int slot[CONV_BATCH_MAX];          /* job j's packed A */
+    int src[CONV_BATCH_MAX][2];        /* with a2: the slots of its a and a2 (else -1) */
+} a_plan;
+
+static int plan_base(a_plan *p, const gemm_job *g, const float *a) {
+    for (int s = 0; s < p->n_base; s++)
+        if (p->base[s].a == a && p->base[s].lda == g->lda) return s;
+    p->base[p->n_base] = *g;
+    p->base[p->n_base].a = a, p->base[p->n_base].a2 = NULL;
+    return p->n_base++;
+}
+
+/* the plan for jobs (whose room holds batch_packs(n_jobs) packs) */
+static void plan_a(const gemm_job *jobs, int n_jobs, a_plan *p) {
+    p->n_base = 0;
+    for (int j = 0; j < n_jobs; j++) {
+        p->src[j][0] = plan_base(p, &jobs[j], jobs[j].a);
+        p->src[j][1] = jobs[j].a2 ? plan_base(p, &jobs[j], jobs[j].a2) : -1;
+    }
+    p->n_slots = p->n_base;
+    for (int j = 0; j < n_jobs; j++) p->slot[j] = p->src[j][1] < 0 ? p->src[j][0] : p->n_slots++;
+    if (p->n_base >= n_jobs || (size_t)p->n_slots > batch_packs(n_jobs)) { /* no fewer transposes (or no room): each job its own */
+        p->n_base = 0, p->n_slots = n_jobs;
+        for (int j = 0; j < n_jobs; j++) p->slot[j] = j, p->src[j][0] = p->src[j][1] = -1;
+    }
+}
+
+/* block b of every slot: the distinct matrices, then the sums (or each job's own) */
+static void plan_pack_block(const a_plan *p, const gemm_job *jobs, int n_jobs, int b, int blocks, float *work, size_t pk) {
+    const int K = jobs[0].K;
+    for (int s = 0; s < p->n_base; s++) pack_a_block(&p->base[s], b, blocks, work + (size_t)s * pk);
+    for (int j = 0; j < n_jobs; j++)
+        if (p->src[j][0] < 0) pack_a_block(&jobs[j], b, blocks, work + (size_t)p->slot[j] * pk); /* a +- a2 as it packs */
+        else if (p->src[j][1] >= 0)
+            for (int k0 = 0; k0 < K; k0 += TR_CHUNK) { /* block b's run of each piece */
+                const size_t at = tr_a_at(blocks, K, b, k0), n = (size_t)(K - k0 < TR_CHUNK ? K - k0 : TR_CHUNK) * MR;
+                conv_signed_sum(work + (size_t)p->slot[j] * pk + at, work + (size_t)p->src[j][0] * pk + at,
+                                work + (size_t)p->src[j][1] * pk + at, n, jobs[j].a2_sign);
+            }
+}
+
+/* Products of one shape (the jobs of conv_gemm_batch), turned round: every
+ * job's A packed first (a_plan; in a region of its own, so no barrier),
+ * then all the jobs' panels in one region, shared out by turned_share. Each
+ * panel is computed whole by one thread, so the result does not depend on
+ * which thread ran it or on the thread count. nt == 1: no region (the heads
+ * call this inside theirs). -1: out of memory. */
 static int gemm_turned(const gemm_job *jobs, int n_jobs, float *work, int kc, int nt) {
     const gemm_job *g0 = &jobs[0];
     const int blocks = (g0->M + MR - 1) / MR, panels = (g0->N + 63) / 64;
     const long items = (long)n_jobs * panels;
-    if (nt == 1) { /* the batch's room holds n_jobs packs: use the first */
-        const size_t accs = (size_t)n_jobs * tr_pack_floats((size_t)blocks, g0->K);
-        turned_batch t = {jobs, panels, kc, items, work, 0, NULL};
-        for (long i = 0; i < items; i++) {
-            if (i % panels == 0)
-                for (int b = 0; b < blocks; b++) pack_a_block(&jobs[i / panels], b, blocks, work);
-            turned_item(&t, work, work + accs, work + accs + (size_t)blocks * MR * 64, i, i + 1 < items ? i + 1 : -1);
-        }
+    const size_t pk = tr_pack_floats((size_t)blocks, g0->K), accs = batch_packs(n_jobs) * pk, rooms = accs + (size_t)nt * blocks * MR * 64;
+    a_plan plan;
+    plan_a(jobs, n_jobs, &plan);
+    const float *pa[CONV_BATCH_MAX];
+    for (int j = 0; j < n_jobs; j++) pa[j] = work + (size_t)plan.slot[j] * pk;
+    atomic_uchar few[512], *taken = nt == 1 ? NULL : items <= 512 ? few : malloc(sizeof(atomic_uchar) * (size_t)items);
+    if (nt > 1 && !taken) return -1;
+    for (long i = 0; nt > 1 && i < items; i++) atomic_init(&taken[i], 0);
+    const turned_batch t = {jobs, panels, kc, items, pa, taken};
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int b = 0; b < blocks; b++) plan_pack_block(&plan, jobs, n_jobs, b, blocks, work, pk);
+    if (nt == 1) {
+        for (long i = 0; i < items; i++) turned_item(&t, pa[i / panels], work + accs, work + rooms, i, i + 1 < items ? i + 1 : -1);
         return 0;
     }
-    const size_t pk = tr_pack_floats((size_t)blocks, g0->K), accs = (size_t)n_jobs * pk, rooms = accs + (size_t)nt * blocks * MR * 64;
-    atomic_uchar few[512], *taken = items <= 512 ? few : malloc(sizeof(atomic_uchar) * (size_t)items);
-    if (!taken) return -1;
-    for (long i = 0; i < items; i++) atomic_init(&taken[i], 0);
-    const turned_batch t = {jobs, panels, kc, items, work, pk, taken};
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (long i = 0; i < (long)n_jobs * blocks; i++) pack_a_block(&jobs[i / blocks], (int)(i % blocks), blocks, work + (size_t)(i / blocks) * pk);
 #pragma omp parallel num_threads(nt)
     {
 #ifdef _OPENMP
@@ -848,7 +898,7 @@ int conv_gemm_batch(const gemm_job *jobs, int n_jobs, float *work) { return conv
 
 int conv_gemm_batch_isa(const gemm_job *jobs, int n_jobs, float *work, int force) {
     if (n_jobs <= 0) return 0;
-    if (!jobs || !work) return -1;
+    if (!jobs || !work || n_jobs > CONV_BATCH_MAX) return -1;
     const gemm_job *g0 = &jobs[0];
     for (int i = 1; i < n_jobs; i++) {
         const gemm_job *g = &jobs[i];

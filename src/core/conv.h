@@ -145,6 +145,7 @@ typedef struct gemm_job {
    and enough for any product of at most M rows and K steps. */
 size_t gemm_work_floats(int M, int K, int n_threads);
 /* Room for conv_gemm_batch: n_jobs products of at most M rows and K steps. */
+#define CONV_BATCH_MAX 16
 size_t gemm_batch_work_floats(int M, int K, int n_jobs, int n_threads);
 /* Whether conv_gemm(g) takes the turned-round form, which packs A (and so
    takes gemm_job.a2) on the active path. */
@@ -160,8 +161,9 @@ int conv_gemm(const gemm_job *g);
  * same bits, in `work` (gemm_batch_work_floats; the jobs' own work is not
  * used). In the turned-round form they share two parallel regions, and the
  * threads take their panels one at a time, so one thread running ahead of
- * the other does not wait at the end of each product. -1 if the shapes
- * differ or conv_gemm would refuse a job. */
+ * the other does not wait at the end of each product; a matrix that is
+ * several jobs' A (or a2) is packed once. At most CONV_BATCH_MAX jobs. -1
+ * if the shapes differ or conv_gemm would refuse a job. */
 int conv_gemm_batch(const gemm_job *jobs, int n_jobs, float *work);
 /* Tests: the same with the portable kernel (CONV_FORCE_GENERIC) or at most
  * AVX2 (CONV_FORCE_AVX2). */
