@@ -291,6 +291,36 @@ int main(void) {
         free(Ci), free(Cg);
         free(A), free(B), free(cb), free(C0), free(C1);
     }
+    { /* a batch of more panels than the turned form's flags on the stack (3 x 180):
+         each job's own bits at 3 and 8 threads */
+        const int M = 7, K = 9, N = 64 * 180, jobs = 3;
+        const size_t ps = (size_t)K * 64, pn = (size_t)N / 64 * ps;
+        float *A = malloc(sizeof(float) * M * K), *P = conv_alloc(pn), *P2 = conv_alloc(pn), *Pc = conv_alloc(pn);
+        float *C = malloc(sizeof(float) * jobs * M * N), *R = malloc(sizeof(float) * M * N), *W = conv_alloc(gemm_batch_work_floats(M, K, jobs, 8));
+        if (!A || !P || !P2 || !Pc || !C || !R || !W) check("wide batch room", INFINITY, 0);
+        else {
+            sbv2_rng_normal(&rng, A, (size_t)M * K), sbv2_rng_normal(&rng, P, pn), sbv2_rng_normal(&rng, P2, pn);
+            const int nts[2] = {3, 8}, forces[2] = {CONV_FORCE_AVX2, CONV_FORCE_NONE};
+            for (int ti = 0; ti < 2; ti++)
+                for (int pth = 0; pth < 2; pth++) {
+                    gemm_job jb[3];
+                    for (int j = 0; j < jobs; j++)
+                        jb[j] = (gemm_job){A, (size_t)K, M, K, P, 64, N, C + (size_t)j * M * N, (size_t)N, NULL, 0, 0, 1, nts[ti], NULL, ps, 1,
+                                           NULL, j ? P2 : NULL, j == 1 ? 1 : -1, NULL, 0};
+                    const int rc = conv_gemm_batch_isa(jb, jobs, W, forces[pth]);
+                    for (int j = 0; j < jobs; j++) {
+                        for (size_t i = 0; i < pn; i++) Pc[i] = j == 0 ? P[i] : j == 1 ? P[i] + P2[i] : P[i] - P2[i];
+                        gemm_job r = {A, (size_t)K, M, K, Pc, 64, N, R, (size_t)N, NULL, 0, 0, 1, 1, NULL, ps, 1, NULL, NULL, 0, NULL, 0};
+                        conv_gemm_isa(&r, CONV_FORCE_GENERIC);
+                        snprintf(name, sizeof name, "gemm batch of %d panels, job %d, %d threads %s", jobs * N / 64, j, nts[ti],
+                                 pth ? conv_isa_name() : "avx2 or less");
+                        check(name, rc == 0 ? 0.0 : INFINITY, 0);
+                        check_same(name, R, C + (size_t)j * M * N, (size_t)M * N);
+                    }
+                }
+        }
+        free(A), free(P), free(P2), free(Pc), free(C), free(R), free(W);
+    }
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

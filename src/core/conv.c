@@ -756,6 +756,11 @@ static void turned_item(const turned_batch *t, const float *pa, float *acc, floa
  * tail of a slower one's share instead of waiting for it, and each thread
  * still streams B (and fetches the next item's start) in order. */
 static void turned_share(const turned_batch *t, float *acc, float *room, int tid, int nt) {
+    if (!t->taken) { /* no flags (out of memory for them): each its own range only */
+        const long r0 = t->items * tid / nt, r1 = t->items * (tid + 1) / nt;
+        for (long i = r0; i < r1; i++) turned_item(t, t->pa[i / t->panels], acc, room, i, i + 1 < r1 ? i + 1 : -1);
+        return;
+    }
     for (int o = 0; o < nt; o++) {
         const int v = (tid + o) % nt;
         const long r0 = t->items * v / nt, r1 = t->items * (v + 1) / nt;
@@ -824,8 +829,8 @@ static void plan_pack_block(const a_plan *p, const gemm_job *jobs, int n_jobs, i
  * then all the jobs' panels in one region, shared out by turned_share. Each
  * panel is computed whole by one thread, so the result does not depend on
  * which thread ran it or on the thread count. nt == 1: no region (the heads
- * call this inside theirs). -1: out of memory. */
-static int gemm_turned(const gemm_job *jobs, int n_jobs, float *work, int kc, int nt) {
+ * call this inside theirs). */
+static void gemm_turned(const gemm_job *jobs, int n_jobs, float *work, int kc, int nt) {
     const gemm_job *g0 = &jobs[0];
     const int blocks = (g0->M + MR - 1) / MR, panels = (g0->N + 63) / 64;
     const long items = (long)n_jobs * panels;
@@ -835,15 +840,15 @@ static int gemm_turned(const gemm_job *jobs, int n_jobs, float *work, int kc, in
     const float *pa[CONV_BATCH_MAX];
     for (int j = 0; j < n_jobs; j++) pa[j] = work + (size_t)plan.slot[j] * pk;
     atomic_uchar few[512], *taken = nt == 1 ? NULL : items <= 512 ? few : malloc(sizeof(atomic_uchar) * (size_t)items);
-    if (nt > 1 && !taken) return -1;
-    for (long i = 0; nt > 1 && i < items; i++) atomic_init(&taken[i], 0);
+    for (long i = 0; taken && i < items; i++) atomic_init(&taken[i], 0);
     const turned_batch t = {jobs, panels, kc, items, pa, taken};
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int b = 0; b < blocks; b++) plan_pack_block(&plan, jobs, n_jobs, b, blocks, work, pk);
     if (nt == 1) {
+        for (int b = 0; b < blocks; b++) plan_pack_block(&plan, jobs, n_jobs, b, blocks, work, pk);
         for (long i = 0; i < items; i++) turned_item(&t, pa[i / panels], work + accs, work + rooms, i, i + 1 < items ? i + 1 : -1);
-        return 0;
+        return;
     }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int b = 0; b < blocks; b++) plan_pack_block(&plan, jobs, n_jobs, b, blocks, work, pk);
 #pragma omp parallel num_threads(nt)
     {
 #ifdef _OPENMP
@@ -854,7 +859,6 @@ static int gemm_turned(const gemm_job *jobs, int n_jobs, float *work, int kc, in
         turned_share(&t, work + accs + (size_t)tid * blocks * MR * 64, work + rooms + (size_t)tid * b_room_floats(g0->K), tid, nth);
     }
     if (taken != few) free(taken);
-    return 0;
 }
 #endif
 
@@ -876,7 +880,8 @@ int conv_gemm_isa(const gemm_job *g, int force) {
     if (M <= 0 || N <= 0 || K <= 0) return 0;
 #ifdef SBV2_X86
     if (packs_a(g, isa)) {
-        return gemm_turned(g, 1, g->work, kc, nt);
+        gemm_turned(g, 1, g->work, kc, nt);
+        return 0;
     }
 #endif
     if (nt == 1) { /* no parallel region: attention heads call this many times */
@@ -914,7 +919,8 @@ int conv_gemm_batch_isa(const gemm_job *jobs, int n_jobs, float *work, int force
         const int kc = g0->kc > 0 && g0->kc < g0->K ? g0->kc : g0->K;
         int nt = g0->n_threads > 0 ? g0->n_threads : 1;
         if ((double)g0->M * g0->K * g0->N * n_jobs < 2e5) nt = 1;
-        return gemm_turned(jobs, n_jobs, work, kc, nt);
+        gemm_turned(jobs, n_jobs, work, kc, nt);
+        return 0;
     }
 #endif
     for (int i = 0; i < n_jobs; i++) { /* one at a time, in the batch's room */
