@@ -1,7 +1,8 @@
 #!/bin/bash
-# The AVX2+FMA kernels on any x86-64 CPU: the BERT and generator parity tests
-# under QEMU's user-mode emulation of a Haswell (AVX2 and FMA, no AVX-512),
-# so the path most laptops take is checked even on an AVX-512 machine.
+# The AVX2+FMA kernels on any x86-64 CPU: the kernels test and the BERT and
+# generator parity tests under QEMU's user-mode emulation of a Haswell (AVX2
+# and FMA, no AVX-512), so the path most laptops take is checked even on an
+# AVX-512 machine.
 # usage: isa_test.sh TEST_BINARY...   (needs qemu-x86_64: Debian's qemu-user)
 set -u
 if ! command -v qemu-x86_64 >/dev/null; then

@@ -58,6 +58,7 @@ static void check(const char *what, double err, double tol) {
 int main(void) {
     sbv2_rng rng;
     sbv2_rng_seed(&rng, 7);
+    printf("kernels: %s\n", conv_isa_name()); /* the run-time path (isa_test.sh checks it) */
     const int shapes[][6] = {/* cout cin k dil T pad-mode */
                              {1, 1, 1, 1, 1, 0},   {5, 3, 3, 1, 17, 1},    {13, 7, 7, 3, 70, 1},  {16, 16, 11, 5, 129, 1},
                              {6, 32, 5, 1, 64, 1}, {33, 20, 16, 1, 40, 2}, {8, 8, 11, 5, 4, 1},   {64, 48, 3, 1, 300, 1},
