@@ -835,9 +835,8 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
        and Strassen's B pieces; Strassen's products and A sums (long inputs) */
     const int kmax = I > H ? (I > HD ? I : HD) : (H > HD ? H : HD), nmax = b->layers[0].qkv.out > kmax ? b->layers[0].qkv.out : kmax;
     const int big = b->strassen_min > 0 && T >= b->strassen_min; /* some layer may run Strassen */
-    size_t nwork = gemm_work_floats(T, kmax, nt);
-    if (big && gemm_batch_work_floats((T + 1) / 2, kmax / 2, 7, nt) > nwork) nwork = gemm_batch_work_floats((T + 1) / 2, kmax / 2, 7, nt);
-    float *work = b->strips || big ? conv_alloc(nwork) : NULL;
+    const size_t nplain = gemm_work_floats(T, kmax, nt), nbatch = big ? gemm_batch_work_floats((T + 1) / 2, kmax / 2, 7, nt) : 0;
+    float *work = b->strips || big ? conv_alloc(nplain > nbatch ? nplain : nbatch) : NULL;
     float *room = big ? conv_alloc(strassen_floats(T, kmax, nmax)) : NULL; /* without it: the plain products */
     int rc = SBV2_OK;
     if (band_rc || !e0 || !qkv || !ctx || !a || !x || !hb || ((b->strips || big) && !work)) {

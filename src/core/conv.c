@@ -536,21 +536,28 @@ static size_t b_room_floats(int K) {
 /* packed A a batch has room for: two per job (a_plan), one for a lone job */
 static size_t batch_packs(int n_jobs) { return n_jobs > 1 ? 2 * (size_t)n_jobs : 1; }
 
-/* a batch's room: its packed A (batch_packs), then every thread's
-   accumulators, then every thread's room for B pieces (one job:
-   gemm_work_floats) */
+/* The room (gemm_job.work) of npacks packed A laid out for nt threads:
+ * the packs, then every thread's accumulators, then every thread's room for
+ * B pieces. Thread tid's accumulators, and its room: */
+static size_t acc_at(size_t blocks, int K, size_t npacks, int tid) {
+    return npacks * tr_pack_floats(blocks, K) + (size_t)tid * blocks * MR * 64;
+}
+static size_t room_at(size_t blocks, int K, size_t npacks, int nt, int tid) {
+    return acc_at(blocks, K, npacks, nt) + (size_t)tid * b_room_floats(K);
+}
+
+/* a batch's room: batch_packs(n_jobs) packs (one job: gemm_work_floats) */
 size_t gemm_batch_work_floats(int M, int K, int n_jobs, int n_threads) {
-    const size_t blocks = (size_t)(M > 0 ? (M + MR - 1) / MR : 0), nt = (size_t)(n_threads > 0 ? n_threads : 1);
-    return batch_packs(n_jobs) * tr_pack_floats(blocks, K) + nt * blocks * MR * 64 + nt * b_room_floats(K);
+    const int nt = n_threads > 0 ? n_threads : 1;
+    return room_at((size_t)(M > 0 ? (M + MR - 1) / MR : 0), K, batch_packs(n_jobs), nt, nt);
 }
 
 size_t gemm_work_floats(int M, int K, int n_threads) { return gemm_batch_work_floats(M, K, 1, n_threads); }
 
-/* Thread tid's room for B pieces (after the packed A and every thread's
-   accumulators, laid out for g->n_threads threads as gemm_work_floats) */
+/* Thread tid's room for B pieces in a lone product's room (laid out for
+   g->n_threads threads as gemm_work_floats) */
 static float *b_room(const gemm_job *g, int tid) {
-    const size_t blocks = (size_t)(g->M + MR - 1) / MR, nt = (size_t)(g->n_threads > 0 ? g->n_threads : 1);
-    return g->work + tr_pack_floats(blocks, g->K) + nt * blocks * MR * 64 + (size_t)tid * b_room_floats(g->K);
+    return g->work + room_at((size_t)(g->M + MR - 1) / MR, g->K, 1, g->n_threads > 0 ? g->n_threads : 1, tid);
 }
 
 /* Thread tid of nth's share of conv_gemm (see below). */
@@ -676,6 +683,14 @@ static void pack_a_block(const gemm_job *g, int b, int blocks, float *pa) {
         pack_a_rows(g, b, p0, g->K - p0 < TR_CHUNK ? g->K - p0 : TR_CHUNK, pa + tr_a_at(blocks, g->K, b, p0));
 }
 
+/* K's slice length, and the threads for n_jobs products of g's shape (one
+   for small work or a single tile) */
+static int gemm_kc(const gemm_job *g) { return g->kc > 0 && g->kc < g->K ? g->kc : g->K; }
+static int gemm_nt(const gemm_job *g, int n_jobs) {
+    const double tiles = (double)((g->M + MR - 1) / MR) * ((g->N + 63) / 64) * n_jobs;
+    return (double)g->M * g->K * g->N * n_jobs < 2e5 || tiles < 2 ? 1 : g->n_threads > 0 ? g->n_threads : 1;
+}
+
 #ifdef SBV2_X86
 /* Panel q of g, with A packed at pa, a thread's accumulators acc and room
  * for B pieces. Per K slice (as in gemm_part): per chunk and strip, every
@@ -688,7 +703,6 @@ __attribute__((target("avx2,fma"))) static void turned_panel(const gemm_job *g, 
                                                              int kc, int q, const float *nb, const float *nb2) {
     const int M = g->M, K = g->K, N = g->N, blocks = (M + MR - 1) / MR, nks = (K + kc - 1) / kc;
     const size_t xs = g->b_pstride / 4;
-    const int nterms = g->b2 ? 2 : 1; /* B's stores: b (and b2) */
     const int n = N - q * 64 < 64 ? N - q * 64 : 64, ns = (n + 15) / 16;
     for (int ks = 0; ks < nks; ks++) {
         const int k0 = ks * kc, kn = K - k0 < kc ? K - k0 : kc;
@@ -712,7 +726,7 @@ __attribute__((target("avx2,fma"))) static void turned_panel(const gemm_job *g, 
                 if (nn > kc) nn = kc;
                 /* with b2 the first block forms the chunk of the sum in room (L1) as it
                    reads it; the others read it there */
-                const float *b2s = nterms > 1 ? g->b2 + (bs - g->b) : NULL;
+                const float *b2s = g->b2 ? g->b2 + (bs - g->b) : NULL;
                 /* the blocks after the first fetch the next chunk of every term: one
                    group of them per term, each block a share of its term's lines */
                 const int helpers = blocks > 1 ? blocks - 1 : 1, pterms = nx2 ? 2 : 1;
@@ -743,12 +757,17 @@ typedef struct {
     atomic_uchar *taken;    /* per item: 1 once a thread has it */
 } turned_batch;
 
-/* item i (its job's packed A at pa), then fetch item nx's start (or none: -1) */
-static void turned_item(const turned_batch *t, const float *pa, float *acc, float *room, long i, long nx) {
+/* item i, then fetch item nx's start (or none: -1) */
+static void turned_item(const turned_batch *t, float *acc, float *room, long i, long nx) {
     const gemm_job *g = &t->jobs[i / t->panels], *gn = nx >= 0 ? &t->jobs[nx / t->panels] : NULL;
     const size_t nq = gn ? (size_t)(nx % t->panels) * gn->b_pstride : 0;
-    turned_panel(g, pa, acc, room, t->kc, (int)(i % t->panels), gn ? gn->b + nq : NULL, gn && gn->b2 ? gn->b2 + nq : NULL);
+    turned_panel(g, t->pa[i / t->panels], acc, room, t->kc, (int)(i % t->panels), gn ? gn->b + nq : NULL,
+                 gn && gn->b2 ? gn->b2 + nq : NULL);
 }
+
+/* whether this thread takes item i (without flags, out of memory for them:
+   every item of its own range, and no other) */
+static int turned_take(const turned_batch *t, long i) { return !t->taken || !atomic_exchange(&t->taken[i], 1); }
 
 /* Thread tid of nt's items: its own contiguous range upwards, then the
  * other threads' ranges downwards from their ends, each item run by the
@@ -756,21 +775,13 @@ static void turned_item(const turned_batch *t, const float *pa, float *acc, floa
  * tail of a slower one's share instead of waiting for it, and each thread
  * still streams B (and fetches the next item's start) in order. */
 static void turned_share(const turned_batch *t, float *acc, float *room, int tid, int nt) {
-    if (!t->taken) { /* no flags (out of memory for them): each its own range only */
-        const long r0 = t->items * tid / nt, r1 = t->items * (tid + 1) / nt;
-        for (long i = r0; i < r1; i++) turned_item(t, t->pa[i / t->panels], acc, room, i, i + 1 < r1 ? i + 1 : -1);
-        return;
-    }
-    for (int o = 0; o < nt; o++) {
+    for (int o = 0; o < (t->taken ? nt : 1); o++) {
         const int v = (tid + o) % nt;
         const long r0 = t->items * v / nt, r1 = t->items * (v + 1) / nt;
-        if (o == 0) {
-            for (long i = r0; i < r1 && !atomic_exchange(&t->taken[i], 1); i++)
-                turned_item(t, t->pa[i / t->panels], acc, room, i, i + 1 < r1 ? i + 1 : -1);
-        } else {
-            for (long i = r1 - 1; i >= r0 && !atomic_exchange(&t->taken[i], 1); i--)
-                turned_item(t, t->pa[i / t->panels], acc, room, i, i > r0 ? i - 1 : -1);
-        }
+        if (o == 0)
+            for (long i = r0; i < r1 && turned_take(t, i); i++) turned_item(t, acc, room, i, i + 1 < r1 ? i + 1 : -1);
+        else
+            for (long i = r1 - 1; i >= r0 && turned_take(t, i); i--) turned_item(t, acc, room, i, i > r0 ? i - 1 : -1);
     }
 }
 
@@ -828,13 +839,13 @@ static void plan_pack_block(const a_plan *p, const gemm_job *jobs, int n_jobs, i
  * job's A packed first (a_plan; in a region of its own, so no barrier),
  * then all the jobs' panels in one region, shared out by turned_share. Each
  * panel is computed whole by one thread, so the result does not depend on
- * which thread ran it or on the thread count. nt == 1: no region (the heads
- * call this inside theirs). */
-static void gemm_turned(const gemm_job *jobs, int n_jobs, float *work, int kc, int nt) {
+ * which thread ran it or on the thread count. One thread: no region (the
+ * heads call this inside theirs). */
+static void gemm_turned(const gemm_job *jobs, int n_jobs, float *work) {
     const gemm_job *g0 = &jobs[0];
-    const int blocks = (g0->M + MR - 1) / MR, panels = (g0->N + 63) / 64;
+    const int blocks = (g0->M + MR - 1) / MR, panels = (g0->N + 63) / 64, kc = gemm_kc(g0), nt = gemm_nt(g0, n_jobs);
     const long items = (long)n_jobs * panels;
-    const size_t pk = tr_pack_floats((size_t)blocks, g0->K), accs = batch_packs(n_jobs) * pk, rooms = accs + (size_t)nt * blocks * MR * 64;
+    const size_t pk = tr_pack_floats((size_t)blocks, g0->K), np = batch_packs(n_jobs);
     a_plan plan;
     plan_a(jobs, n_jobs, &plan);
     const float *pa[CONV_BATCH_MAX];
@@ -844,7 +855,9 @@ static void gemm_turned(const gemm_job *jobs, int n_jobs, float *work, int kc, i
     const turned_batch t = {jobs, panels, kc, items, pa, taken};
     if (nt == 1) {
         for (int b = 0; b < blocks; b++) plan_pack_block(&plan, jobs, n_jobs, b, blocks, work, pk);
-        for (long i = 0; i < items; i++) turned_item(&t, pa[i / panels], work + accs, work + rooms, i, i + 1 < items ? i + 1 : -1);
+        for (long i = 0; i < items; i++)
+            turned_item(&t, work + acc_at((size_t)blocks, g0->K, np, 0), work + room_at((size_t)blocks, g0->K, np, 1, 0), i,
+                        i + 1 < items ? i + 1 : -1);
         return;
     }
 #pragma omp parallel for num_threads(nt) schedule(static)
@@ -856,7 +869,7 @@ static void gemm_turned(const gemm_job *jobs, int n_jobs, float *work, int kc, i
 #else
         const int tid = 0, nth = 1;
 #endif
-        turned_share(&t, work + accs + (size_t)tid * blocks * MR * 64, work + rooms + (size_t)tid * b_room_floats(g0->K), tid, nth);
+        turned_share(&t, work + acc_at((size_t)blocks, g0->K, np, tid), work + room_at((size_t)blocks, g0->K, np, nt, tid), tid, nth);
     }
     if (taken != few) free(taken);
 }
@@ -871,16 +884,13 @@ int conv_gemm(const gemm_job *g) { return conv_gemm_isa(g, 0); }
 
 int conv_gemm_isa(const gemm_job *g, int force) {
     const isa_t isa = pick_isa(force);
-    const int nr = 64, M = g->M, K = g->K, N = g->N;
-    const int kc = g->kc > 0 && g->kc < K ? g->kc : K;
-    int nt = g->n_threads > 0 ? g->n_threads : 1;
-    if ((double)M * K * N < 2e5 || ((M + MR - 1) / MR) * ((N + nr - 1) / nr) < 2) nt = 1;
+    const int nr = 64, M = g->M, K = g->K, N = g->N, kc = gemm_kc(g), nt = gemm_nt(g, 1);
     if (g->b2 && (!g->work || g->b_pstride == 0)) return -1;
     if (g->a2 && !packs_a(g, isa)) return -1;
     if (M <= 0 || N <= 0 || K <= 0) return 0;
 #ifdef SBV2_X86
     if (packs_a(g, isa)) {
-        gemm_turned(g, 1, g->work, kc, nt);
+        gemm_turned(g, 1, g->work);
         return 0;
     }
 #endif
@@ -916,10 +926,7 @@ int conv_gemm_batch_isa(const gemm_job *jobs, int n_jobs, float *work, int force
     one.work = work;
 #ifdef SBV2_X86
     if (packs_a(&one, isa) && g0->M > 0 && g0->N > 0 && g0->K > 0) {
-        const int kc = g0->kc > 0 && g0->kc < g0->K ? g0->kc : g0->K;
-        int nt = g0->n_threads > 0 ? g0->n_threads : 1;
-        if ((double)g0->M * g0->K * g0->N * n_jobs < 2e5) nt = 1;
-        gemm_turned(jobs, n_jobs, work, kc, nt);
+        gemm_turned(jobs, n_jobs, work);
         return 0;
     }
 #endif

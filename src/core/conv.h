@@ -159,9 +159,10 @@ int conv_gemm(const gemm_job *g);
 /* n_jobs products of one shape (M, K, N, kc, n_threads and B's layout the
  * same; each its own A, B, C, bias, post), as conv_gemm runs each, with the
  * same bits, in `work` (gemm_batch_work_floats; the jobs' own work is not
- * used). In the turned-round form they share two parallel regions, and the
- * threads take their panels one at a time, so one thread running ahead of
- * the other does not wait at the end of each product; a matrix that is
+ * used). In the turned-round form they share two parallel regions; each
+ * thread runs its own range of the panels, then takes over the others'
+ * from their ends, so one thread running ahead of the other does not wait
+ * at the end of each product; and a matrix that is
  * several jobs' A (or a2) is packed once. At most CONV_BATCH_MAX jobs. -1
  * if the shapes differ or conv_gemm would refuse a job. */
 int conv_gemm_batch(const gemm_job *jobs, int n_jobs, float *work);
