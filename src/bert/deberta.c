@@ -776,10 +776,13 @@ static void head(const sbv2_bert *b, const bert_layer *L, int h, const float *qk
         for (int d0 = 0; d0 < D; d0 += 16) {
             float *dst = vs + (size_t)d0 * T;
             const int dn = D - d0 < 16 ? D - d0 : 16;
-            for (int t = 0; t < T; t++) {
-                memcpy(dst + (size_t)t * 16, v + (size_t)t * ld3 + d0, sizeof(float) * (size_t)dn);
-                memset(dst + (size_t)t * 16 + dn, 0, sizeof(float) * (size_t)(16 - dn));
-            }
+            if (dn == 16) /* a fixed size: inlined, not a call per row */
+                for (int t = 0; t < T; t++) memcpy(dst + (size_t)t * 16, v + (size_t)t * ld3 + d0, sizeof(float) * 16);
+            else
+                for (int t = 0; t < T; t++) {
+                    memcpy(dst + (size_t)t * 16, v + (size_t)t * ld3 + d0, sizeof(float) * (size_t)dn);
+                    memset(dst + (size_t)t * 16 + dn, 0, sizeof(float) * (size_t)(16 - dn));
+                }
         }
     } else {
         for (int t0 = 0; t0 < T; t0 += 16) /* K^T in blocks of 16 keys, rows padded so full tiles can read */
@@ -833,9 +836,9 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
     float *hb = conv_alloc(per_head * (size_t)nt);
     /* room for the AVX2 strips' turned-round products (A packed, accumulators)
        and Strassen's B pieces; Strassen's products and A sums (long inputs) */
-    const int kmax = I > H ? (I > HD ? I : HD) : (H > HD ? H : HD), nmax = b->layers[0].qkv.out > kmax ? b->layers[0].qkv.out : kmax;
+    const int kmax = I > H ? (I > HD ? I : HD) : (H > HD ? H : HD), kconv = b->conv_k * H, nmax = b->layers[0].qkv.out > kmax ? b->layers[0].qkv.out : kmax;
     const int big = b->strassen_min > 0 && T >= b->strassen_min; /* some layer may run Strassen */
-    const size_t nplain = gemm_work_floats(T, kmax, nt), nbatch = big ? gemm_batch_work_floats((T + 1) / 2, kmax / 2, 7, nt) : 0;
+    const size_t nplain = gemm_work_floats(T, kmax > kconv ? kmax : kconv, nt), nbatch = big ? gemm_batch_work_floats((T + 1) / 2, kmax / 2, 7, nt) : 0;
     float *work = b->strips || big ? conv_alloc(nplain > nbatch ? nplain : nbatch) : NULL;
     float *room = big ? conv_alloc(strassen_floats(T, kmax, nmax)) : NULL; /* without it: the plain products */
     int rc = SBV2_OK;
@@ -871,14 +874,14 @@ static int forward(const sbv2_bert *b, const int64_t *ids, int T, int nt, float 
         lin(&L->down, a, T, x, 1, nt, NULL, work, b, room);
         ln_rows(&L->ln_out, x, T, nt);
         if (l == 0) { /* ConvLayer: LayerNorm(x + gelu(conv(embedding output))), conv over time:
-                         e0 rows with (k-1)/2 zero rows each side, one product per tap */
+                         e0 rows with (k-1)/2 zero rows each side. Row t of e0 and the k-1
+                         after it are one run of k H floats, so the taps are one product of
+                         k H steps over rows H apart, in slices of H (a tap each: the same
+                         sums, in the same order, as a product per tap) */
             float *ct = a;
-            for (int kk = 0; kk < b->conv_k; kk++) {
-                gemm_job g = {e0 + (size_t)kk * H, (size_t)H, T, H, b->conv.wt + gemm_panel_at(b->conv.ps, b->strips, (size_t)kk * H, 0), 64,
-                              H, ct, (size_t)H, kk == 0 ? b->conv.b : NULL, kk > 0, 0, 1, nt, kk == b->conv_k - 1 ? gelu : NULL, b->conv.ps,
-                              b->strips, work, NULL, 0, NULL, 0};
-                conv_gemm(&g);
-            }
+            gemm_job g = {e0, (size_t)H, T, b->conv_k * H, b->conv.wt, 64, H, ct, (size_t)H, b->conv.b, 0, H, 1, nt, gelu,
+                          b->conv.ps, b->strips, work, NULL, 0, NULL, 0};
+            conv_gemm(&g);
             op_add_par(x, ct, (size_t)H * T, nt);
             ln_rows(&b->ln_conv, x, T, nt);
             memset(a + (size_t)I * T, 0, sizeof(float) * (size_t)I); /* its zero row again (ct was [T][H]) */

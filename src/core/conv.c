@@ -636,7 +636,13 @@ static size_t tr_a_at(int blocks, int K, int b, int k) {
 
 /* block b of A's steps [k0, k0 + kn) as [kn][6] at dst (rows past M repeat the
    last one, as a_row does) */
-static void pack_a_rows(const gemm_job *g, int b, int k0, int kn, float *dst) {
+#ifdef SBV2_X86
+/* the turned-round form runs only on AVX2: its packing passes may use it */
+#define PACK_TARGET __attribute__((target("avx2")))
+#else
+#define PACK_TARGET
+#endif
+PACK_TARGET static void pack_a_rows(const gemm_job *g, int b, int k0, int kn, float *dst) {
     const float *rows[MR];
     for (int r = 0; r < MR; r++) rows[r] = g->a + (size_t)(b * MR + r < g->M ? b * MR + r : g->M - 1) * g->lda + k0;
 #ifdef SBV2_X86
@@ -822,7 +828,7 @@ static void plan_a(const gemm_job *jobs, int n_jobs, a_plan *p) {
 }
 
 /* block b of every slot: the distinct matrices, then the sums (or each job's own) */
-static void plan_pack_block(const a_plan *p, const gemm_job *jobs, int n_jobs, int b, int blocks, float *work, size_t pk) {
+PACK_TARGET static void plan_pack_block(const a_plan *p, const gemm_job *jobs, int n_jobs, int b, int blocks, float *work, size_t pk) {
     const int K = jobs[0].K;
     for (int s = 0; s < p->n_base; s++) pack_a_block(&p->base[s], b, blocks, work + (size_t)s * pk);
     for (int j = 0; j < n_jobs; j++)
