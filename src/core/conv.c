@@ -634,14 +634,15 @@ static size_t tr_a_at(int blocks, int K, int b, int k) {
     return ((size_t)p * TR_CHUNK * (size_t)blocks + (size_t)b * (size_t)len + (size_t)(k % TR_CHUNK)) * MR;
 }
 
-/* block b of A's steps [k0, k0 + kn) as [kn][6] at dst (rows past M repeat the
-   last one, as a_row does) */
 #ifdef SBV2_X86
 /* the turned-round form runs only on AVX2: its packing passes may use it */
 #define PACK_TARGET __attribute__((target("avx2")))
 #else
 #define PACK_TARGET
 #endif
+
+/* block b of A's steps [k0, k0 + kn) as [kn][6] at dst (rows past M repeat the
+   last one, as a_row does) */
 PACK_TARGET static void pack_a_rows(const gemm_job *g, int b, int k0, int kn, float *dst) {
     const float *rows[MR];
     for (int r = 0; r < MR; r++) rows[r] = g->a + (size_t)(b * MR + r < g->M ? b * MR + r : g->M - 1) * g->lda + k0;
