@@ -860,11 +860,9 @@ static void gemm_turned(const gemm_job *jobs, int n_jobs, float *work) {
     atomic_uchar few[512], *taken = nt == 1 ? NULL : items <= 512 ? few : malloc(sizeof(atomic_uchar) * (size_t)items);
     for (long i = 0; taken && i < items; i++) atomic_init(&taken[i], 0);
     const turned_batch t = {jobs, panels, kc, items, pa, taken};
-    if (nt == 1) {
+    if (nt == 1) { /* no region: pack, then the one share (every item in order) */
         for (int b = 0; b < blocks; b++) plan_pack_block(&plan, jobs, n_jobs, b, blocks, work, pk);
-        for (long i = 0; i < items; i++)
-            turned_item(&t, work + acc_at((size_t)blocks, g0->K, np, 0), work + room_at((size_t)blocks, g0->K, np, 1, 0), i,
-                        i + 1 < items ? i + 1 : -1);
+        turned_share(&t, work + acc_at((size_t)blocks, g0->K, np, 0), work + room_at((size_t)blocks, g0->K, np, 1, 0), 0, 1);
         return;
     }
 #pragma omp parallel for num_threads(nt) schedule(static)
